@@ -1,0 +1,64 @@
+// Safetensors reader: 8-byte little-endian header length, a JSON header
+// {"__metadata__": {...}, "name": {"dtype": "...", "shape": [...], "data_offsets": [b, e]}, ...},
+// then the tensor bytes. Files are mmap'd; tensors are zero-copy views into the mapping.
+// Every structural problem is an error naming the file and the tensor.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "io/mapped_file.h"
+#include "tensor/dtype.h"
+
+namespace dsv4 {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kU8;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;  // byte offsets relative to the start of the data section
+  uint64_t end = 0;
+  const uint8_t* data = nullptr;  // set once the file is mapped
+  const std::string* file = nullptr;
+
+  int64_t numel() const;
+  size_t nbytes() const { return static_cast<size_t>(end - begin); }
+  std::string shape_string() const;  // "[a, b]"
+  template <typename T>
+  std::span<const T> as() const {
+    return {reinterpret_cast<const T*>(data), nbytes() / sizeof(T)};
+  }
+};
+
+struct SafetensorsHeader {
+  std::map<std::string, std::string> metadata;
+  std::vector<TensorInfo> tensors;  // in header order
+  uint64_t data_offset = 0;         // 8 + header length
+};
+
+// Parses and validates a header given the whole file's bytes (or a prefix: file_size is the real
+// size). Checks: header length within the file, valid JSON object, known dtypes, integer shapes,
+// offsets inside the data section, no overlaps, byte size == numel * dtype size, unique names.
+Result<SafetensorsHeader> parse_safetensors_header(std::span<const uint8_t> bytes, uint64_t file_size,
+                                                   std::string_view file_label);
+
+class SafetensorsFile {
+ public:
+  static Result<std::unique_ptr<SafetensorsFile>> open(const std::string& path);
+  const std::string& path() const { return file_->path(); }
+  const std::vector<TensorInfo>& tensors() const { return header_.tensors; }
+  const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
+  const TensorInfo* find(std::string_view name) const;
+
+ private:
+  std::unique_ptr<MappedFile> file_;
+  SafetensorsHeader header_;
+  std::map<std::string, size_t, std::less<>> index_;
+};
+
+}  // namespace dsv4
