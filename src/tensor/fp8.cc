@@ -62,6 +62,11 @@ int ue8m0_ceil_exponent(float amax, float inv_qmax) {
   const uint32_t bits = std::bit_cast<uint32_t>(v);
   const int exp = static_cast<int>((bits >> 23) & 0xff);
   const uint32_t man = bits & 0x7fffffu;
+  if (exp == 0 && man != 0) {  // subnormal v (below both amax floors' range): same ceil via frexp
+    int ex = 0;
+    const float m = std::frexp(v, &ex);
+    return m == 0.5f ? ex - 1 : ex;
+  }
   return exp - 127 + (man != 0 ? 1 : 0);
 }
 

@@ -18,7 +18,8 @@ float ue8m0_to_f32(uint8_t e);
 
 // The power-of-two scale of a block: 2^ceil(log2(amax * inv_qmax)), the ceil taken from the fp32
 // bit pattern as the reference's fast_log2_ceil does. `inv_qmax` is the fp32 reciprocal of Qmax
-// (multiplication, never division). Returns the exponent e (scale = 2^e).
+// (multiplication, never division). Returns the exponent e (scale = 2^e). amax must be finite and
+// positive (the callers' amax floors guarantee it); an infinite amax yields 128.
 int ue8m0_ceil_exponent(float amax, float inv_qmax);
 inline float pow2f(int e) {  // exact 2^e for e in [-126, 127]; smaller goes subnormal
   return e >= -126 ? __builtin_bit_cast(float, static_cast<uint32_t>(e + 127) << 23)
