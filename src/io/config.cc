@@ -42,6 +42,17 @@ Status read_key(const json& j, std::initializer_list<const char*> names, T* out,
 
 }  // namespace
 
+const char* attn_kind_name(AttnKind k) {
+  switch (k) {
+    case AttnKind::kWindow: return "window";
+    case AttnKind::kCsa: return "csa";
+    case AttnKind::kHca: return "hca";
+  }
+  return "?";
+}
+
+const char* route_kind_name(RouteKind k) { return k == RouteKind::kHash ? "hash" : "topk"; }
+
 std::vector<LayerSpec> ModelConfig::layers() const {
   std::vector<LayerSpec> v;
   for (int i = 0; i < n_layers_total(); ++i) v.push_back(layer(i));
@@ -65,6 +76,15 @@ Result<ModelConfig> parse_model_config(const std::string& text, const std::strin
   ModelConfig c;
   const std::string& L = label;
   DSV4_TRY(read_key(j, {"model_type"}, &c.model_type, false, L));
+  if (c.model_type != "deepseek_v4")
+    return error("{}: model_type '{}' is not supported (expected deepseek_v4)", L, c.model_type);
+  if (auto a = j.find("architectures"); a != j.end() && !a->is_null()) {
+    if (!a->is_array()) return error("{}: 'architectures' must be an array of strings", L);
+    for (const auto& e : *a) {
+      if (!e.is_string()) return error("{}: 'architectures' must be an array of strings", L);
+      c.architectures.push_back(e.get<std::string>());
+    }
+  }
   DSV4_TRY(read_key(j, {"vocab_size"}, &c.vocab_size, true, L));
   DSV4_TRY(read_key(j, {"hidden_size", "dim"}, &c.hidden_size, true, L));
   DSV4_TRY(read_key(j, {"num_hidden_layers", "n_layers"}, &c.num_hidden_layers, true, L));
@@ -103,6 +123,19 @@ Result<ModelConfig> parse_model_config(const std::string& text, const std::strin
   DSV4_TRY(read_key(j, {"tie_word_embeddings"}, &c.tie_word_embeddings, false, L));
   DSV4_TRY(read_key(j, {"expert_dtype"}, &c.expert_dtype, false, L));
   DSV4_TRY(read_key(j, {"torch_dtype"}, &c.torch_dtype, false, L));
+  DSV4_TRY(read_key(j, {"attention_bias"}, &c.attention_bias, false, L));
+  DSV4_TRY(read_key(j, {"attention_dropout"}, &c.attention_dropout, false, L));
+  DSV4_TRY(read_key(j, {"initializer_range"}, &c.initializer_range, false, L));
+  DSV4_TRY(read_key(j, {"transformers_version"}, &c.transformers_version, false, L));
+  DSV4_TRY(read_key(j, {"use_cache"}, &c.use_cache, false, L));
+  // Reference-code (inference/config.json) spellings of the weight format (§1.2).
+  {
+    std::string ref_dtype;
+    DSV4_TRY(read_key(j, {"dtype"}, &ref_dtype, false, L));
+    if (!ref_dtype.empty() && ref_dtype != "fp8")
+      return error("{}: dtype '{}' is not supported (only fp8 checkpoints)", L, ref_dtype);
+    DSV4_TRY(read_key(j, {"scale_fmt"}, &c.quant_scale_fmt, false, L));
+  }
   // Reference-code flat YaRN keys (§1.2) ...
   DSV4_TRY(read_key(j, {"original_seq_len"}, &c.original_max_position_embeddings, false, L));
   DSV4_TRY(read_key(j, {"rope_factor"}, &c.rope_factor, false, L));
@@ -134,10 +167,18 @@ Result<ModelConfig> parse_model_config(const std::string& text, const std::strin
       c.weight_block_cols = (*wb)[1].get<int>();
     }
   }
+  // The checkpoint layout of §4.3 is the only weight format the engine reads.
+  if (c.quant_method != "fp8") return error("{}: quantization_config.quant_method '{}' is not supported (fp8)", L, c.quant_method);
+  if (c.quant_fmt != "e4m3") return error("{}: quantization_config.fmt '{}' is not supported (e4m3)", L, c.quant_fmt);
+  if (c.quant_scale_fmt != "ue8m0")
+    return error("{}: scale_fmt '{}' is not supported (ue8m0)", L, c.quant_scale_fmt);
+  if (c.weight_block_rows <= 0 || c.weight_block_cols <= 0)
+    return error("{}: quantization_config.weight_block_size must be positive", L);
   auto cr = j.find("compress_ratios");
   if (cr == j.end() || !cr->is_array()) return error("{}: missing required array 'compress_ratios'", L);
   for (const auto& r : *cr) {
-    if (!r.is_number_integer() || r.get<int64_t>() < 0) return error("{}: compress_ratios entries must be integers >= 0", L);
+    if (!r.is_number_integer() || r.get<int64_t>() < 0 || r.get<int64_t>() == 1 || r.get<int64_t>() > (1 << 20))
+      return error("{}: compress_ratios entries must be 0 (window only) or integers in [2, 2^20], got {}", L, r.dump());
     c.compress_ratios.push_back(r.get<int>());
   }
 
@@ -177,6 +218,11 @@ Result<ModelConfig> parse_model_config(const std::string& text, const std::strin
     return error("{}: unknown scoring_func '{}'", L, c.scoring_func);
   if (c.expert_dtype != "fp4" && c.expert_dtype != "fp8")
     return error("{}: unsupported expert_dtype '{}' (fp4 or fp8)", L, c.expert_dtype);
+  if (c.attention_bias) return error("{}: attention_bias must be false (V4 has no attention bias)", L);
+  if (c.expert_dtype == "fp4" && (c.hidden_size % c.fp4_block_size || c.moe_intermediate_size % c.fp4_block_size))
+    return error("{}: hidden_size {} and moe_intermediate_size {} must be multiples of {} for fp4 experts", L,
+                 c.hidden_size, c.moe_intermediate_size, c.fp4_block_size);
+
   bool any_csa = false;
   for (int r : c.compress_ratios) any_csa |= r == 4;
   if (any_csa) {

@@ -21,8 +21,13 @@ struct LayerSpec {
   bool is_mtp = false;
 };
 
+// Short names for printing: "window" / "csa" / "hca" and "hash" / "topk".
+const char* attn_kind_name(AttnKind k);
+const char* route_kind_name(RouteKind k);
+
 struct ModelConfig {
   std::string model_type = "deepseek_v4";
+  std::vector<std::string> architectures;  // e.g. {"DeepseekV4ForCausalLM"}
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int num_hidden_layers = 0;
@@ -68,6 +73,12 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   std::string expert_dtype = "fp4";  // "fp4" (packed e2m1 + per-32 scales) or "fp8"
   std::string torch_dtype = "bfloat16";
+  // Keys of §1.1 that the engine does not use but validates (type and, where it matters, value).
+  bool attention_bias = false;  // must be false: V4 has no attention bias
+  double attention_dropout = 0.0;
+  double initializer_range = 0.02;
+  std::string transformers_version;
+  bool use_cache = true;
   // quantization_config
   std::string quant_method = "fp8";
   std::string quant_fmt = "e4m3";
@@ -75,6 +86,7 @@ struct ModelConfig {
   std::string activation_scheme = "dynamic";
   int weight_block_rows = 128;
   int weight_block_cols = 128;
+  int fp4_block_size = 32;  // reference-code constant (§1.2): one expert scale per 32 inputs
 
   // Derived sizes.
   int nope_head_dim() const { return head_dim - qk_rope_head_dim; }

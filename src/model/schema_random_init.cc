@@ -1,0 +1,205 @@
+#include "model/schema_random_init.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <string_view>
+
+#include "base/check.h"
+#include "model/schema.h"
+#include "tensor/bf16.h"
+#include "tensor/fp4.h"
+#include "tensor/fp8.h"
+#include "tensor/quant.h"
+
+namespace dsv4 {
+namespace {
+
+// splitmix64: small, fast, and the same on every platform.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t next() {
+    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  double normal() {  // Box-Muller
+    const double u1 = 1.0 - uniform(), u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
+ private:
+  uint64_t s_;
+};
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  return h;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+
+// How a tensor's values are drawn. Gaussian std = gain / sqrt(fan_in) for projections; the gains
+// are the ones measured on the golden checkpoints (rms * sqrt(fan_in)).
+struct Init {
+  enum Kind { kNormal, kUniform } kind = kNormal;
+  double a = 0, b = 1;  // normal: mean a, std b; uniform: [a, b)
+};
+
+Init init_for(const TensorSpec& s, int64_t fan_in) {
+  const std::string_view n = s.name;
+  const double inv = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  if (n == "embed.weight") return {Init::kNormal, 0, 1.0};
+  if (n == "head.weight") return {Init::kNormal, 0, 2.5 * inv};
+  if (ends_with(n, "norm.weight")) return {Init::kUniform, 0.75, 1.25};  // RMSNorm gains near 1
+  if (ends_with(n, "_fn")) return {Init::kNormal, 0, inv};               // HC mixers
+  if (ends_with(n, "hc_head_base")) return {Init::kNormal, 0, 0.7};
+  if (ends_with(n, "_base")) return {Init::kNormal, 0, 1.0};
+  if (ends_with(n, "_scale")) return {Init::kUniform, 0.4, 1.5};
+  if (ends_with(n, "attn_sink")) return {Init::kNormal, 0, 1.2};
+  if (ends_with(n, "ape")) return {Init::kNormal, 0, 1.0};
+  if (ends_with(n, "gate.bias")) return {Init::kNormal, 0, 0.3};
+  if (ends_with(n, "gate.weight") || ends_with(n, "wgate.weight")) return {Init::kNormal, 0, 2.0 * inv};
+  if (contains(n, "experts.")) {  // shared and routed SwiGLU experts
+    if (contains(n, ".w2.")) return {Init::kNormal, 0, 0.45 * inv};
+    return {Init::kNormal, 0, 2.4 * inv};
+  }
+  return {Init::kNormal, 0, inv};  // attention / MTP projections, compressor wkv, weights_proj
+}
+
+std::vector<float> draw(const Init& init, int64_t n, Rng& rng) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v)
+    x = static_cast<float>(init.kind == Init::kNormal ? init.a + init.b * rng.normal() : rng.uniform(init.a, init.b));
+  return v;
+}
+
+template <typename T>
+void append_le(std::vector<uint8_t>& out, T v) {
+  uint8_t b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));  // the engine targets little-endian hosts only
+  out.insert(out.end(), b, b + sizeof(T));
+}
+
+uint8_t e8m0_byte(int e) { return static_cast<uint8_t>(std::clamp(e + 127, 0, 254)); }
+
+// FP8 e4m3 weight [rows, cols] + one UE8M0 scale per (br x bc) block (spec §4.3).
+void quantize_fp8(const std::vector<float>& w, int64_t rows, int64_t cols, int br, int bc, TensorBlob* weight,
+                  TensorBlob* scale) {
+  const int64_t sr = (rows + br - 1) / br, sc = (cols + bc - 1) / bc;
+  weight->bytes.assign(static_cast<size_t>(rows * cols), 0);
+  scale->bytes.assign(static_cast<size_t>(sr * sc), 0);
+  for (int64_t bi = 0; bi < sr; ++bi)
+    for (int64_t bj = 0; bj < sc; ++bj) {
+      const int64_t r1 = std::min(rows, (bi + 1) * br), c1 = std::min(cols, (bj + 1) * bc);
+      float amax = kFp8AmaxFloor;
+      for (int64_t r = bi * br; r < r1; ++r)
+        for (int64_t c = bj * bc; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
+      const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp8Max);
+      const float inv_s = pow2f(-e);
+      scale->bytes[bi * sc + bj] = e8m0_byte(e);
+      for (int64_t r = bi * br; r < r1; ++r)
+        for (int64_t c = bj * bc; c < c1; ++c)
+          weight->bytes[r * cols + c] = f32_to_fp8_e4m3(std::clamp(w[r * cols + c] * inv_s, -kFp8Max, kFp8Max));
+    }
+}
+
+// Packed FP4 e2m1 weight [rows, cols/2] + one UE8M0 scale per row per `block` inputs.
+void quantize_fp4(const std::vector<float>& w, int64_t rows, int64_t cols, int block, TensorBlob* weight,
+                  TensorBlob* scale) {
+  weight->bytes.assign(static_cast<size_t>(rows * cols / 2), 0);
+  scale->bytes.assign(static_cast<size_t>(rows * (cols / block)), 0);
+  std::vector<uint8_t> codes(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = &w[r * cols];
+    for (int64_t k = 0; k < cols; k += block) {
+      float amax = kFp4AmaxFloor;
+      for (int64_t i = k; i < k + block; ++i) amax = std::max(amax, std::fabs(row[i]));
+      const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp4Max);
+      const float inv_s = pow2f(-e);
+      scale->bytes[r * (cols / block) + k / block] = e8m0_byte(e);
+      for (int64_t i = k; i < k + block; ++i) codes[i] = f32_to_fp4_e2m1(std::clamp(row[i] * inv_s, -kFp4Max, kFp4Max));
+    }
+    for (int64_t c = 0; c < cols / 2; ++c) weight->bytes[r * (cols / 2) + c] = fp4_pack(codes[2 * c], codes[2 * c + 1]);
+  }
+}
+
+// tid2eid: for every token, k distinct expert ids in [0, E) (a partial Fisher-Yates shuffle).
+void fill_hash_table(int64_t vocab, int k, int n_experts, Rng& rng, TensorBlob* out) {
+  out->bytes.reserve(static_cast<size_t>(vocab * k * 8));
+  std::vector<int64_t> ids(static_cast<size_t>(n_experts));
+  for (int64_t t = 0; t < vocab; ++t) {
+    std::iota(ids.begin(), ids.end(), 0);
+    for (int i = 0; i < k; ++i) {
+      const int j = i + static_cast<int>(rng.next() % static_cast<uint64_t>(n_experts - i));
+      std::swap(ids[i], ids[j]);
+      append_le<int64_t>(out->bytes, ids[i]);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<TensorBlob> random_checkpoint_tensors(const ModelConfig& cfg, uint64_t seed) {
+  const std::vector<TensorSpec> specs = expected_tensors(cfg);
+  std::vector<TensorBlob> blobs(specs.size());
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    blobs[i].name = specs[i].name;
+    blobs[i].dtype = specs[i].dtype;
+    blobs[i].shape = specs[i].shape;
+    index[specs[i].name] = i;
+  }
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec& s = specs[i];
+    Rng rng(fnv1a(s.name) ^ (seed * 0x9e3779b97f4a7c15ull + 0x5851f42d4c957f2dull));
+    TensorBlob& b = blobs[i];
+    switch (s.role) {
+      case TensorRole::kBlockScale:
+      case TensorRole::kFp4Scale:
+        break;  // written together with its weight
+      case TensorRole::kFp8Weight:
+      case TensorRole::kFp4Weight: {
+        const int64_t rows = s.shape[0];
+        const int64_t cols = s.role == TensorRole::kFp4Weight ? 2 * s.shape[1] : s.shape[1];
+        const std::vector<float> w = draw(init_for(s, cols), rows * cols, rng);
+        const std::string scale_name = s.name.substr(0, s.name.size() - std::string_view("weight").size()) + "scale";
+        auto it = index.find(scale_name);
+        DSV4_CHECK(it != index.end());
+        if (s.role == TensorRole::kFp8Weight)
+          quantize_fp8(w, rows, cols, cfg.weight_block_rows, cfg.weight_block_cols, &b, &blobs[it->second]);
+        else
+          quantize_fp4(w, rows, cols, cfg.fp4_block_size, &b, &blobs[it->second]);
+        break;
+      }
+      case TensorRole::kHashTable:
+        fill_hash_table(s.shape[0], static_cast<int>(s.shape[1]), cfg.n_routed_experts, rng, &b);
+        break;
+      case TensorRole::kPlain: {
+        const int64_t fan_in = s.shape.size() == 2 ? s.shape[1] : 1;
+        const std::vector<float> v = draw(init_for(s, fan_in), s.numel(), rng);
+        b.bytes.reserve(static_cast<size_t>(s.nbytes()));
+        for (float x : v) {
+          if (s.dtype == DType::kBF16)
+            append_le<uint16_t>(b.bytes, f32_to_bf16(x).bits);
+          else
+            append_le<float>(b.bytes, x);
+        }
+        break;
+      }
+    }
+  }
+  return blobs;
+}
+
+}  // namespace dsv4
