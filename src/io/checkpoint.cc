@@ -1,11 +1,13 @@
 #include "io/checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
+#include "io/strict_json.h"
 
 namespace dsv4 {
 namespace fs = std::filesystem;
@@ -17,40 +19,54 @@ Result<std::string> read_text(const std::string& path) {
   if (!in) return error("{}: cannot open", path);
   std::stringstream ss;
   ss << in.rdbuf();
+  if (in.bad()) return error("{}: read error", path);
   return ss.str();
 }
 
+bool is_plain_file_name(std::string_view s) {
+  return !s.empty() && s != "." && s != ".." && s.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
+}
+
 }  // namespace
+
+Result<SafetensorsIndex> parse_safetensors_index(std::string_view text, std::string_view label) {
+  DSV4_ASSIGN_OR_RETURN(nlohmann::json j, parse_json_strict(text, label));
+  if (!j.is_object()) return error("{}: not a JSON object", label);
+  auto wm = j.find("weight_map");
+  if (wm == j.end() || !wm->is_object()) return error("{}: missing weight_map object", label);
+  if (wm->empty()) return error("{}: weight_map is empty", label);
+  SafetensorsIndex index;
+  std::set<std::string> shards;
+  for (auto it = wm->begin(); it != wm->end(); ++it) {
+    if (!it.value().is_string()) return error("{}: weight_map['{}'] is not a string", label, it.key());
+    const std::string& shard = it.value().get_ref<const std::string&>();
+    if (!is_plain_file_name(shard))
+      return error("{}: weight_map['{}'] names an invalid shard file '{}'", label, it.key(), shard);
+    index.weight_map.emplace(it.key(), shard);
+    shards.insert(shard);
+  }
+  index.shards.assign(shards.begin(), shards.end());
+  return index;
+}
 
 Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path) {
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
   std::error_code ec;
   std::vector<std::string> files;
-  std::map<std::string, std::string> listed;  // tensor -> shard file name, from the index
+  std::optional<SafetensorsIndex> index;
+  std::string index_path;
   if (fs::is_regular_file(path, ec)) {
     ck->dir_ = fs::path(path).parent_path().string();
     files.push_back(path);
   } else if (fs::is_directory(path, ec)) {
     ck->dir_ = path;
-    const std::string index_path = (fs::path(path) / "model.safetensors.index.json").string();
-    if (fs::exists(index_path)) {
+    index_path = (fs::path(path) / "model.safetensors.index.json").string();
+    if (fs::exists(index_path, ec)) {
       DSV4_ASSIGN_OR_RETURN(std::string text, read_text(index_path));
-      auto j = nlohmann::json::parse(text, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) return error("{}: not valid JSON", index_path);
-      auto wm = j.find("weight_map");
-      if (wm == j.end() || !wm->is_object()) return error("{}: missing weight_map object", index_path);
-      std::set<std::string> shard_names;
-      for (auto it = wm->begin(); it != wm->end(); ++it) {
-        if (!it.value().is_string()) return error("{}: weight_map['{}'] is not a string", index_path, it.key());
-        const std::string shard = it.value().get<std::string>();
-        if (shard.find('/') != std::string::npos || shard == ".." || shard.empty())
-          return error("{}: weight_map['{}'] names an invalid shard '{}'", index_path, it.key(), shard);
-        listed[it.key()] = shard;
-        shard_names.insert(shard);
-      }
-      for (const auto& s : shard_names) {
+      DSV4_ASSIGN_OR_RETURN(index, parse_safetensors_index(text, index_path));
+      for (const auto& s : index->shards) {
         const std::string p = (fs::path(path) / s).string();
-        if (!fs::exists(p)) return error("{}: shard '{}' listed in the index is missing", index_path, s);
+        if (!fs::exists(p, ec)) return error("{}: shard '{}' listed in the index is missing", index_path, s);
         files.push_back(p);
       }
     } else {
@@ -71,18 +87,21 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path) {
     for (const auto& t : sf->tensors()) {
       auto [it, inserted] = ck->by_name_.emplace(t.name, &t);
       if (!inserted) return error("{}: tensor '{}' also appears in {}", f, t.name, *it->second->file);
-      if (!listed.empty()) {
-        auto l = listed.find(t.name);
-        if (l == listed.end()) return error("{}: tensor '{}' is not listed in the index", f, t.name);
+      if (index) {
+        auto l = index->weight_map.find(t.name);
+        if (l == index->weight_map.end())
+          return error("{}: tensor '{}' is not listed in {}", f, t.name, index_path);
         if (l->second != shard_name)
-          return error("{}: tensor '{}' is listed in the index under shard '{}'", f, t.name, l->second);
+          return error("{}: tensor '{}' is listed in {} under shard '{}'", f, t.name, index_path, l->second);
       }
     }
     ck->shards_.push_back(std::move(sf));
   }
-  for (const auto& [name, shard] : listed)
-    if (!ck->by_name_.count(name))
-      return error("{}: tensor '{}' is listed in the index but absent from the shard", shard, name);
+  if (index)
+    for (const auto& [name, shard] : index->weight_map)
+      if (!ck->by_name_.count(name))
+        return error("{}: tensor '{}' is listed in the index but absent from shard {}", index_path, name,
+                     (fs::path(path) / shard).string());
   return ck;
 }
 

@@ -13,9 +13,22 @@
 
 namespace dsv4 {
 
+// The content of model.safetensors.index.json that matters: which shard holds each tensor.
+struct SafetensorsIndex {
+  std::map<std::string, std::string> weight_map;  // tensor name -> shard file name
+  std::vector<std::string> shards;                // distinct shard names, sorted
+};
+
+// Parses an index file's text. Rejects malformed JSON, duplicate keys, a missing or empty
+// weight_map, non-string entries and shard names that are not plain file names (no '/', '\\',
+// NUL, "." or ".."). Errors start with `label` (the index path) and name the tensor.
+Result<SafetensorsIndex> parse_safetensors_index(std::string_view text, std::string_view label);
+
 class Checkpoint {
  public:
   // `path` is a directory (with model.safetensors.index.json or a single *.safetensors) or a file.
+  // With an index, every listed shard must exist, every listed tensor must be in its shard, and
+  // every tensor of a shard must be listed under that shard; a name may appear in one shard only.
   static Result<std::unique_ptr<Checkpoint>> open(const std::string& path);
 
   const std::string& dir() const { return dir_; }

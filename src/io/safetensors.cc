@@ -3,9 +3,98 @@
 #include <algorithm>
 #include <limits>
 
-#include <nlohmann/json.hpp>
+#include "io/strict_json.h"
 
 namespace dsv4 {
+namespace {
+
+// The reference implementation's cap: a bigger header is treated as hostile.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+bool is_non_negative_integer(const nlohmann::json& v) {
+  return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+}
+
+// Validates one `"name": {...}` entry into `t` (offsets still relative to the data section).
+Status parse_tensor_entry(const std::string& name, const nlohmann::json& v, std::string_view label,
+                          TensorInfo& t) {
+  if (!v.is_object()) return error("{}: tensor '{}': entry is not an object", label, name);
+  auto dt = v.find("dtype");
+  auto sh = v.find("shape");
+  auto off = v.find("data_offsets");
+  if (dt == v.end() || !dt->is_string()) return error("{}: tensor '{}': missing dtype string", label, name);
+  if (sh == v.end() || !sh->is_array()) return error("{}: tensor '{}': missing shape array", label, name);
+  if (off == v.end() || !off->is_array() || off->size() != 2)
+    return error("{}: tensor '{}': data_offsets must be [begin, end]", label, name);
+  t.name = name;
+  const std::string& dtype_str = dt->get_ref<const std::string&>();
+  auto dtype = dtype_from_name(dtype_str);
+  if (!dtype) return error("{}: tensor '{}': unsupported dtype '{}'", label, name, dtype_str);
+  t.dtype = *dtype;
+  // numel * 8 must fit in uint64 and every dim in int64: bound numel by 2^60.
+  constexpr uint64_t kMaxNumel = uint64_t{1} << 60;
+  uint64_t numel = 1;
+  for (const auto& d : *sh) {
+    if (!is_non_negative_integer(d))
+      return error("{}: tensor '{}': shape entries must be non-negative integers", label, name);
+    const uint64_t dim = d.get<uint64_t>();
+    if (dim > kMaxNumel || (dim != 0 && numel > kMaxNumel / dim))
+      return error("{}: tensor '{}': shape {} overflows", label, name, sh->dump());
+    numel *= dim;
+    t.shape.push_back(static_cast<int64_t>(dim));
+  }
+  for (const auto& o : *off)
+    if (!is_non_negative_integer(o))
+      return error("{}: tensor '{}': data_offsets must be non-negative integers", label, name);
+  t.begin = (*off)[0].get<uint64_t>();
+  t.end = (*off)[1].get<uint64_t>();
+  if (t.end < t.begin)
+    return error("{}: tensor '{}': data_offsets [{}, {}] end before begin", label, name, t.begin, t.end);
+  const uint64_t want = numel * dtype_size(t.dtype);
+  if (t.end - t.begin != want)
+    return error("{}: tensor '{}': data_offsets cover {} bytes but shape {} x {} needs {}", label, name,
+                 t.end - t.begin, t.shape_string(), dtype_name(t.dtype), want);
+  return ok_status();
+}
+
+// The tensors must tile the data section exactly: no overlap, no hole, no trailing bytes (the
+// format's rule, enforced by the reference reader; it rules out polyglot files and guarantees that
+// no byte is read as two tensors).
+Status check_layout(const SafetensorsHeader& h, uint64_t data_size, std::string_view label) {
+  std::vector<const TensorInfo*> order;
+  order.reserve(h.tensors.size());
+  for (const auto& t : h.tensors) order.push_back(&t);
+  std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t covered = 0;
+  const TensorInfo* prev = nullptr;
+  for (const TensorInfo* t : order) {
+    if (t->end > data_size)
+      return error("{}: tensor '{}': data_offsets [{}, {}] outside the data section ({} bytes)", label, t->name,
+                   t->begin, t->end, data_size);
+    if (t->begin < covered)
+      return error("{}: tensors '{}' and '{}' overlap (data_offsets [{}, {}] and [{}, {}])", label, prev->name,
+                   t->name, prev->begin, prev->end, t->begin, t->end);
+    if (t->begin > covered)
+      return error("{}: tensor '{}': {} unused bytes before its data_offsets [{}, {}] (the data section must "
+                   "have no holes)",
+                   label, t->name, t->begin - covered, t->begin, t->end);
+    // Typed views read the mapping in place; the page-aligned mapping plus this check keeps every
+    // element naturally aligned (both official writers pad the header to 8 bytes to ensure it).
+    if ((h.data_offset + t->begin) % dtype_size(t->dtype) != 0)
+      return error("{}: tensor '{}': data at file offset {} is not aligned to its {}-byte {} elements", label,
+                   t->name, h.data_offset + t->begin, dtype_size(t->dtype), dtype_name(t->dtype));
+    covered = t->end;
+    prev = t;
+  }
+  if (covered != data_size)
+    return error("{}: {} trailing bytes after the last tensor{} (the data section must have no holes)", label,
+                 data_size - covered, prev ? fmt::format(" '{}'", prev->name) : std::string());
+  return ok_status();
+}
+
+}  // namespace
 
 int64_t TensorInfo::numel() const {
   int64_t n = 1;
@@ -24,84 +113,33 @@ Result<SafetensorsHeader> parse_safetensors_header(std::span<const uint8_t> byte
   if (file_size < 8 || bytes.size() < 8) return error("{}: truncated: no 8-byte header length", label);
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | bytes[i];
-  if (hlen > file_size - 8) return error("{}: header length {} exceeds file size {}", label, hlen, file_size);
-  if (hlen > bytes.size() - 8) return error("{}: header length {} exceeds the bytes read", label, hlen);
-  if (hlen > (100u << 20)) return error("{}: header length {} is implausibly large", label, hlen);
+  if (hlen > file_size - 8) return error("{}: header length {} exceeds the file size {}", label, hlen, file_size);
+  if (hlen > kMaxHeaderBytes) return error("{}: header length {} is implausibly large", label, hlen);
+  if (hlen > bytes.size() - 8) return error("{}: header length {} exceeds the {} bytes read", label, hlen, bytes.size());
   std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), hlen);
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return error("{}: header is not valid JSON", label);
+  if (text.empty() || text.front() != '{') return error("{}: header does not start with '{{'", label);
+  DSV4_ASSIGN_OR_RETURN(nlohmann::json j, parse_json_strict(text, fmt::format("{}: header", label)));
   if (!j.is_object()) return error("{}: header JSON is not an object", label);
 
   SafetensorsHeader h;
   h.data_offset = 8 + hlen;
-  const uint64_t data_size = file_size - h.data_offset;
+  h.tensors.reserve(j.size());
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& name = it.key();
     const auto& v = it.value();
     if (name == "__metadata__") {
       if (!v.is_object()) return error("{}: __metadata__ is not an object", label);
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) return error("{}: __metadata__.{} is not a string", label, m.key());
+        if (!m.value().is_string()) return error("{}: __metadata__['{}'] is not a string", label, m.key());
         h.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    if (!v.is_object()) return error("{}: tensor '{}': entry is not an object", label, name);
-    auto dt = v.find("dtype");
-    auto sh = v.find("shape");
-    auto off = v.find("data_offsets");
-    if (dt == v.end() || !dt->is_string()) return error("{}: tensor '{}': missing dtype", label, name);
-    if (sh == v.end() || !sh->is_array()) return error("{}: tensor '{}': missing shape", label, name);
-    if (off == v.end() || !off->is_array() || off->size() != 2)
-      return error("{}: tensor '{}': data_offsets must be [begin, end]", label, name);
     TensorInfo t;
-    t.name = name;
-    auto dtype = dtype_from_name(dt->get<std::string>());
-    if (!dtype) return error("{}: tensor '{}': unknown dtype '{}'", label, name, dt->get<std::string>());
-    t.dtype = *dtype;
-    uint64_t numel = 1;
-    for (const auto& d : *sh) {
-      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
-        return error("{}: tensor '{}': shape entries must be non-negative integers", label, name);
-      const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 16 / dim)
-        return error("{}: tensor '{}': shape overflows", label, name);
-      numel *= dim;
-      t.shape.push_back(static_cast<int64_t>(dim));
-    }
-    for (const auto& o : *off)
-      if (!o.is_number_unsigned() && !(o.is_number_integer() && o.get<int64_t>() >= 0))
-        return error("{}: tensor '{}': data_offsets must be non-negative integers", label, name);
-    t.begin = (*off)[0].get<uint64_t>();
-    t.end = (*off)[1].get<uint64_t>();
-    if (t.end < t.begin) return error("{}: tensor '{}': data_offsets end < begin", label, name);
-    if (t.end > data_size)
-      return error("{}: tensor '{}': data_offsets [{}, {}] outside the data section ({} bytes)", label, name,
-                   t.begin, t.end, data_size);
-    const uint64_t want = numel * dtype_size(t.dtype);
-    if (t.end - t.begin != want)
-      return error("{}: tensor '{}': {} bytes but shape {} x {} needs {}", label, name, t.end - t.begin,
-                   t.shape_string(), dtype_name(t.dtype), want);
+    DSV4_TRY(parse_tensor_entry(name, v, label, t));
     h.tensors.push_back(std::move(t));
   }
-  // nlohmann's object keeps unique keys (a duplicate silently overwrites), so check the raw text.
-  {
-    std::vector<std::string> names;
-    names.reserve(h.tensors.size());
-    for (const auto& t : h.tensors) names.push_back(t.name);
-    size_t quoted = 0;
-    // Count top-level occurrences of "data_offsets": one per tensor entry.
-    for (size_t p = text.find("\"data_offsets\""); p != std::string_view::npos;
-         p = text.find("\"data_offsets\"", p + 1))
-      ++quoted;
-    if (quoted > h.tensors.size()) return error("{}: duplicate tensor names in header", label);
-  }
-  std::vector<const TensorInfo*> order;
-  for (const auto& t : h.tensors) if (t.end > t.begin) order.push_back(&t);
-  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < order.size(); ++i)
-    if (order[i]->begin < order[i - 1]->end)
-      return error("{}: tensors '{}' and '{}' overlap", label, order[i - 1]->name, order[i]->name);
+  DSV4_TRY(check_layout(h, file_size - h.data_offset, label));
   return h;
 }
 
