@@ -70,9 +70,9 @@ Init init_for(const TensorSpec& s, int64_t fan_in) {
   if (ends_with(n, "ape")) return {Init::kNormal, 0, 1.0};
   if (ends_with(n, "gate.bias")) return {Init::kNormal, 0, 0.3};
   if (ends_with(n, "gate.weight") || ends_with(n, "wgate.weight")) return {Init::kNormal, 0, 2.0 * inv};
-  if (contains(n, "experts.")) {  // shared and routed SwiGLU experts
-    if (contains(n, ".w2.")) return {Init::kNormal, 0, 0.45 * inv};
-    return {Init::kNormal, 0, 2.4 * inv};
+  if (contains(n, "experts.")) {  // shared and routed SwiGLU experts; see apply_hot_units()
+    if (contains(n, ".w2.")) return {Init::kNormal, 0, 0.48 * inv};
+    return {Init::kNormal, 0, 1.2 * inv};
   }
   return {Init::kNormal, 0, inv};  // attention / MTP projections, compressor wkv, weights_proj
 }
@@ -82,6 +82,34 @@ std::vector<float> draw(const Init& init, int64_t n, Rng& rng) {
   for (auto& x : v)
     x = static_cast<float>(init.kind == Init::kNormal ? init.a + init.b * rng.normal() : rng.uniform(init.a, init.b));
   return v;
+}
+
+// The golden experts (shared and routed) have F/8 "hot" intermediate units per expert: their w1
+// and w3 rows are 5x larger (so gate/up values reach the SwiGLU clamp of swiglu_limit) and their
+// w2 columns are ~50x smaller (so the clamped units do not blow up the output). The same units are
+// hot in w1, w2 and w3 of one expert: they are drawn from the expert's name prefix.
+void apply_hot_units(const TensorSpec& s, int64_t rows, int64_t cols, uint64_t seed_mix, std::vector<float>* w) {
+  std::string_view n = s.name;
+  if (!contains(n, "experts.") || !ends_with(n, ".weight")) return;
+  n.remove_suffix(std::string_view(".weight").size());  // "...experts.7.w1"
+  const size_t at = n.rfind(".w");
+  if (at == std::string_view::npos || n.size() != at + 3) return;
+  const char which = n[at + 2];
+  if (which != '1' && which != '2' && which != '3') return;
+  const int64_t units = which == '2' ? cols : rows;  // the intermediate dimension
+  Rng rng(fnv1a(n.substr(0, at + 1)) ^ seed_mix ^ 0x686f74756e697473ull);
+  std::vector<int64_t> ids(static_cast<size_t>(units));
+  std::iota(ids.begin(), ids.end(), 0);
+  const int64_t hot = units / 8;
+  for (int64_t i = 0; i < hot; ++i) std::swap(ids[i], ids[i + static_cast<int64_t>(rng.next() % (units - i))]);
+  for (int64_t i = 0; i < hot; ++i) {
+    const int64_t u = ids[i];
+    if (which == '2') {
+      for (int64_t r = 0; r < rows; ++r) (*w)[r * cols + u] *= 0.02f;
+    } else {
+      for (int64_t c = 0; c < cols; ++c) (*w)[u * cols + c] *= 5.0f;
+    }
+  }
 }
 
 template <typename T>
@@ -162,7 +190,8 @@ std::vector<TensorBlob> random_checkpoint_tensors(const ModelConfig& cfg, uint64
   }
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& s = specs[i];
-    Rng rng(fnv1a(s.name) ^ (seed * 0x9e3779b97f4a7c15ull + 0x5851f42d4c957f2dull));
+    const uint64_t seed_mix = seed * 0x9e3779b97f4a7c15ull + 0x5851f42d4c957f2dull;
+    Rng rng(fnv1a(s.name) ^ seed_mix);
     TensorBlob& b = blobs[i];
     switch (s.role) {
       case TensorRole::kBlockScale:
@@ -172,7 +201,8 @@ std::vector<TensorBlob> random_checkpoint_tensors(const ModelConfig& cfg, uint64
       case TensorRole::kFp4Weight: {
         const int64_t rows = s.shape[0];
         const int64_t cols = s.role == TensorRole::kFp4Weight ? 2 * s.shape[1] : s.shape[1];
-        const std::vector<float> w = draw(init_for(s, cols), rows * cols, rng);
+        std::vector<float> w = draw(init_for(s, cols), rows * cols, rng);
+        apply_hot_units(s, rows, cols, seed_mix, &w);
         const std::string scale_name = s.name.substr(0, s.name.size() - std::string_view("weight").size()) + "scale";
         auto it = index.find(scale_name);
         DSV4_CHECK(it != index.end());
