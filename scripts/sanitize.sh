@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the whole project with AddressSanitizer + UndefinedBehaviorSanitizer (-O1, assertions on)
+# into ${BUILD_DIR:-build-asan} and runs the test suite there. Any sanitizer report fails the run.
+#   scripts/sanitize.sh                 # everything
+#   scripts/sanitize.sh -L io           # extra arguments go to ctest (here: only the io tests)
+# Compiler: the default C++ compiler (g++), or set CC/CXX (e.g. CC=clang CXX=clang++).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build-asan}
+JOBS=${JOBS:-$(nproc)}
+
+cmake -S . -B "$BUILD_DIR" -G Ninja \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DDSV4_SANITIZE=address,undefined >/dev/null
+cmake --build "$BUILD_DIR" -j"$JOBS"
+
+# The end-to-end tests read the default model; write it with the sanitized binary if missing.
+if [ ! -f models/default/model.safetensors.index.json ] && [ -f configs/default.json ]; then
+  "$BUILD_DIR"/tools/dsv4 make-model --config configs/default.json --out models/default --seed 1
+fi
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 3600 "$@"
