@@ -150,7 +150,10 @@ bool CompletionParser::advance_text(std::vector<ParseEvent>& ev) {
 
 void CompletionParser::break_block(std::string why) {
   add_error(std::move(why));
-  if (in_invoke_) add_error("tool call '" + invoke_name_ + "' dropped: malformed DSML");
+  if (in_invoke_) {
+    add_error("tool call '" + invoke_name_ + "' dropped: malformed DSML");
+    r_.unparsed += invoke_raw_;  // the rest (buf_) follows as the broken state skips to the end token
+  }
   in_invoke_ = false;
   params_.clear();
   state_ = State::kBroken;
@@ -186,7 +189,10 @@ bool CompletionParser::advance_tool_calls(std::vector<ParseEvent>& ev) {
   if (m.marker == kEos) {
     buf_.erase(0, m.pos + m.marker.size());
     add_error("end-of-sentence token inside a tool_calls block");
-    if (in_invoke_) r_.incomplete_tool_call = IncompleteToolCall{invoke_name_, params_};
+    if (in_invoke_) {
+      r_.incomplete_tool_call = IncompleteToolCall{invoke_name_, params_};
+      r_.unparsed += invoke_raw_;
+    }
     r_.unparsed += text;
     in_invoke_ = false;
     r_.saw_eos = true;
@@ -203,6 +209,9 @@ bool CompletionParser::advance_tool_calls(std::vector<ParseEvent>& ev) {
         step_ = Step::kInvokeHead;
         in_invoke_ = true;
         invoke_name_.clear();
+        invoke_raw_ = m.marker;
+        buf_.erase(0, m.pos + m.marker.size());
+        return true;
       } else {
         state_ = State::kContent;
         after_tool_calls_ = true;
@@ -256,6 +265,7 @@ bool CompletionParser::advance_tool_calls(std::vector<ParseEvent>& ev) {
       }
       break;
   }
+  if (in_invoke_) invoke_raw_.append(buf_, 0, m.pos + m.marker.size());
   buf_.erase(0, m.pos + m.marker.size());
   return true;
 }
@@ -294,7 +304,10 @@ ParseResult CompletionParser::finish() {
       break;
     case State::kToolCalls:
       r_.truncated = true;
-      if (in_invoke_) r_.incomplete_tool_call = IncompleteToolCall{invoke_name_, params_};
+      if (in_invoke_) {
+        r_.incomplete_tool_call = IncompleteToolCall{invoke_name_, params_};
+        r_.unparsed += invoke_raw_;
+      }
       r_.unparsed += buf_;
       break;
     case State::kBroken:

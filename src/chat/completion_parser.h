@@ -102,6 +102,7 @@ class CompletionParser {
   bool finished_ = false;
   bool in_invoke_ = false;
   std::string invoke_name_;
+  std::string invoke_raw_;   // the open invoke's text consumed so far (reported if it breaks)
   std::vector<DsmlParam> params_;
   ParseResult r_;
 };
