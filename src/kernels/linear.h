@@ -1,0 +1,45 @@
+// Linear layers with the reference's numerics (spec §2.0, §2.11). Kernels know nothing about V4:
+// they take dims and pointers. Activations are float arrays holding bf16-representable values.
+// Every output element is computed by one thread in a fixed order, so results do not depend on
+// the number of rows in a call (prefill chunking) or on the thread count.
+#pragma once
+#include <cstdint>
+
+#include "tensor/bf16.h"
+
+namespace dsv4::kernels {
+
+// FP8 e4m3 weight [rows=N, cols=K] with UE8M0 block scales [ceil(N/128), ceil(K/128)].
+struct Fp8Matrix {
+  const uint8_t* codes = nullptr;
+  const uint8_t* scales = nullptr;
+  int64_t rows = 0, cols = 0;
+};
+
+// FP4 e2m1 weight, packed [N, K/2] (low nibble = even k) with UE8M0 scales [N, K/32].
+struct Fp4Matrix {
+  const uint8_t* packed = nullptr;
+  const uint8_t* scales = nullptr;
+  int64_t rows = 0, cols = 0;
+};
+
+constexpr int kActBlock = 128;   // activation quantization block along K
+constexpr int kWeightBlock = 128;  // FP8 weight scale block (both dims)
+constexpr int kFp4Block = 32;    // FP4 weight scale block along K
+
+// y[M,N] = bf16(act_quant(x)[M,K] @ W^T): x is quantized per row in blocks of 128 to FP8 with a
+// power-of-two scale; per 128-block along K the fp32 dot of the FP8 values is scaled by
+// scale_a * scale_w and accumulated in fp32.
+void linear_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y);
+// Same with FP4 weights: the dot runs over 32-wide sub-blocks, each scaled by
+// scale_a[k/128] * scale_w[n][k/32].
+void linear_fp4(const float* x, int64_t m, const Fp4Matrix& w, float* y);
+// y[M,N] = x[M,K] @ W^T with W bf16 [N,K], fp32 accumulation; rounded to bf16 if round_out.
+void linear_bf16(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k, float* y, bool round_out);
+// y[M,N] = x[M,K] @ W^T with W fp32 [N,K], fp32 accumulation.
+void linear_f32(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y);
+
+// Dequantizes an FP8 block-scaled matrix to bf16 (exact; used for wo_a as the reference does).
+void dequantize_fp8_to_bf16(const Fp8Matrix& w, bf16* out);
+
+}  // namespace dsv4::kernels

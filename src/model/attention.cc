@@ -1,0 +1,209 @@
+#include "model/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/linear.h"
+#include "kernels/ops.h"
+#include "model/block.h"
+#include "model/compressor.h"
+#include "model/indexer.h"
+#include "model/linear_dispatch.h"
+#include "tensor/quant.h"
+
+namespace dsv4::model {
+namespace {
+
+constexpr int kAttnBlock = 64;  // candidates per online-softmax block in the reference kernel
+
+void store_row(const float* src, int64_t n, bf16* dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
+}  // namespace
+
+void init_layer_state(const ModelConfig& c, const LayerWeights& w, LayerState& st) {
+  st.window = c.sliding_window;
+  st.head_dim = c.head_dim;
+  st.ring.assign(static_cast<size_t>(c.sliding_window) * c.head_dim, bf16{});
+  st.compressed.clear();
+  st.n_compressed = 0;
+  st.index_keys.clear();
+  st.n_index_keys = 0;
+  if (w.has_compressor) st.compressor.init(w.compressor.ratio, w.compressor.head_dim, w.compressor.overlap);
+  if (w.has_indexer)
+    st.idx_compressor.init(w.indexer.compressor.ratio, w.indexer.compressor.head_dim, w.indexer.compressor.overlap);
+}
+
+void sparse_attention(const float* q, int n_heads, int head_dim, const std::vector<const bf16*>& rows,
+                      const float* sink, float scale, float* o) {
+  const int64_t n_cand = static_cast<int64_t>(rows.size());
+  std::vector<float> kv(static_cast<size_t>(kAttnBlock) * head_dim), p(kAttnBlock), acc(head_dim);
+  for (int h = 0; h < n_heads; ++h) {
+    const float* qh = q + static_cast<int64_t>(h) * head_dim;
+    float mx = -std::numeric_limits<float>::infinity();
+    float sum = 0.0f;
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t b0 = 0; b0 < n_cand; b0 += kAttnBlock) {
+      const int64_t nb = std::min<int64_t>(kAttnBlock, n_cand - b0);
+      float bmax = mx;
+      for (int64_t j = 0; j < nb; ++j) {
+        const bf16* r = rows[b0 + j];
+        if (!r) {
+          p[j] = -std::numeric_limits<float>::infinity();
+          continue;
+        }
+        float dot = 0.0f;
+        for (int i = 0; i < head_dim; ++i) {
+          const float v = bf16_to_f32(r[i]);
+          kv[j * head_dim + i] = v;
+          dot += qh[i] * v;
+        }
+        p[j] = dot * scale;
+        bmax = std::max(bmax, p[j]);
+      }
+      if (bmax == -std::numeric_limits<float>::infinity()) continue;  // nothing valid yet
+      const float rescale = std::exp(mx - bmax);  // exp(-inf) = 0 on the first block
+      mx = bmax;
+      float bsum = 0.0f;
+      for (int64_t j = 0; j < nb; ++j) {
+        p[j] = rows[b0 + j] ? std::exp(p[j] - mx) : 0.0f;
+        bsum += p[j];
+      }
+      sum = sum * rescale + bsum;
+      for (int i = 0; i < head_dim; ++i) acc[i] *= rescale;
+      for (int64_t j = 0; j < nb; ++j) {
+        if (!rows[b0 + j]) continue;
+        const float pj = round_bf16(p[j]);  // P is cast to bf16 before the P.V product
+        const float* v = &kv[j * head_dim];
+        for (int i = 0; i < head_dim; ++i) acc[i] += pj * v[i];
+      }
+    }
+    sum += std::exp(sink[h] - mx);
+    float* oh = o + static_cast<int64_t>(h) * head_dim;
+    for (int i = 0; i < head_dim; ++i) oh[i] = round_bf16(acc[i] / sum);
+  }
+}
+
+void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, LayerState& st,
+                       const float* a, int64_t n, int64_t pos0, float* out, LayerTrace* trace) {
+  const int64_t d = c.hidden_size, H = c.num_attention_heads, D = c.head_dim;
+  const int rd = c.qk_rope_head_dim, W = c.sliding_window;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const int64_t qr_dim = c.q_lora_rank;
+
+  // Projections of the whole chunk (row-independent arithmetic).
+  std::vector<float> qr(n * qr_dim), q(n * H * D), kv(n * D);
+  linear_forward(w.wq_a, a, n, qr.data());
+  for (int64_t t = 0; t < n; ++t) kernels::rms_norm(&qr[t * qr_dim], w.q_norm, qr_dim, eps, &qr[t * qr_dim]);
+  linear_forward(w.wq_b, qr.data(), n, q.data());
+  linear_forward(w.wkv, a, n, kv.data());
+
+  // Compressor / indexer projections (fp32 GEMMs with bf16 weights).
+  std::vector<float> cu, cz, iu, iz, iq, iw;
+  if (w.has_compressor) {
+    const int64_t wd = st.compressor.width;
+    cu.resize(n * wd);
+    cz.resize(n * wd);
+    kernels::linear_bf16(a, n, w.compressor.wkv, wd, d, cu.data(), false);
+    kernels::linear_bf16(a, n, w.compressor.wgate, wd, d, cz.data(), false);
+  }
+  const int64_t nih = c.index_n_heads, dih = c.index_head_dim;
+  if (w.has_indexer) {
+    const int64_t wd = st.idx_compressor.width;
+    iu.resize(n * wd);
+    iz.resize(n * wd);
+    kernels::linear_bf16(a, n, w.indexer.compressor.wkv, wd, d, iu.data(), false);
+    kernels::linear_bf16(a, n, w.indexer.compressor.wgate, wd, d, iz.data(), false);
+    iq.resize(n * nih * dih);
+    linear_forward(w.indexer.wq_b, qr.data(), n, iq.data());
+    iw.resize(n * nih);
+    kernels::linear_bf16(a, n, w.indexer.weights_proj, nih, d, iw.data(), true);
+    const float wscale = static_cast<float>(std::pow(static_cast<double>(dih), -0.5) *
+                                            std::pow(static_cast<double>(nih), -0.5));
+    for (auto& v : iw) v = round_bf16(v * wscale);
+  }
+
+  const float scale = static_cast<float>(std::pow(static_cast<double>(D), -0.5));
+  std::vector<float> cs(rd / 2), sn(rd / 2), entry(D), ientry(dih), o(n * H * D), scores;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = pos0 + i;
+    rope.at(t, cs.data(), sn.data());
+    float* qt = &q[i * H * D];
+    for (int64_t h = 0; h < H; ++h) {
+      kernels::head_rms_norm_bf16(qt + h * D, D, eps);
+      kernels::rope_rotate(qt + h * D + D - rd, cs.data(), sn.data(), rd / 2, false);
+    }
+    float* kvt = &kv[i * D];
+    kernels::rms_norm(kvt, w.kv_norm, D, eps, kvt);
+    kernels::rope_rotate(kvt + D - rd, cs.data(), sn.data(), rd / 2, false);
+    fp8_roundtrip(kvt, D - rd, 64);
+    store_row(kvt, D, &st.ring[(t % W) * D]);
+
+    std::vector<int32_t> selected;
+    if (w.has_indexer) {
+      const int64_t wd = st.idx_compressor.width;
+      if (compressor_step(w.indexer.compressor, st.idx_compressor, &iu[i * wd], &iz[i * wd], t, rope, rd, eps, true,
+                          ientry.data())) {
+        st.index_keys.resize((st.n_index_keys + 1) * dih);
+        store_row(ientry.data(), dih, &st.index_keys[st.n_index_keys * dih]);
+        ++st.n_index_keys;
+      }
+      float* qi = &iq[i * nih * dih];
+      for (int64_t h = 0; h < nih; ++h) {
+        float* qh = qi + h * dih;
+        kernels::rope_rotate(qh + dih - rd, cs.data(), sn.data(), rd / 2, false);
+        kernels::hadamard_bf16(qh, dih, static_cast<float>(std::pow(static_cast<double>(dih), -0.5)));
+        fp4_roundtrip(qh, dih, 32);
+      }
+      const int64_t visible = (t + 1) / w.indexer.compressor.ratio;
+      scores.resize(visible);
+      indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), st.index_keys.data(), visible,
+                     scores.data());
+      selected = topk_indices(scores.data(), visible, c.index_topk);
+      if (trace) {
+        std::vector<int32_t> row(c.index_topk, -1);
+        std::copy(selected.begin(), selected.end(), row.begin());
+        trace->indexer_topk.insert(trace->indexer_topk.end(), row.begin(), row.end());
+      }
+    }
+    if (w.has_compressor) {
+      const int64_t wd = st.compressor.width;
+      if (compressor_step(w.compressor, st.compressor, &cu[i * wd], &cz[i * wd], t, rope, rd, eps, false,
+                          entry.data())) {
+        st.compressed.resize((st.n_compressed + 1) * D);
+        store_row(entry.data(), D, &st.compressed[st.n_compressed * D]);
+        ++st.n_compressed;
+      }
+    }
+
+    // Candidates in the reference's decode order: W window slots oldest to newest (padded with
+    // "none" before the window fills), then the compressed entries.
+    std::vector<const bf16*> rows;
+    rows.reserve(W + selected.size() + st.n_compressed);
+    const int64_t first = std::max<int64_t>(0, t - W + 1);
+    for (int64_t p = first; p <= t; ++p) rows.push_back(&st.ring[(p % W) * D]);
+    while (static_cast<int64_t>(rows.size()) < W) rows.push_back(nullptr);
+    if (w.has_indexer) {
+      for (int32_t s : selected) rows.push_back(&st.compressed[static_cast<int64_t>(s) * D]);
+    } else if (w.has_compressor) {
+      const int64_t visible = (t + 1) / w.compressor.ratio;
+      for (int64_t s = 0; s < visible; ++s) rows.push_back(&st.compressed[s * D]);
+    }
+    float* ot = &o[i * H * D];
+    sparse_attention(qt, static_cast<int>(H), static_cast<int>(D), rows, w.attn_sink, scale, ot);
+    for (int64_t h = 0; h < H; ++h) kernels::rope_rotate(ot + h * D + D - rd, cs.data(), sn.data(), rd / 2, true);
+  }
+
+  // Grouped low-rank output: low_g = wo_a_g @ o_g (bf16 x bf16, fp32 accumulate, bf16 out).
+  const int64_t og = c.o_groups, rank = c.o_lora_rank, gin = H * D / og;
+  std::vector<float> low(n * og * rank);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t g = 0; g < og; ++g)
+      kernels::linear_bf16(&o[i * H * D + g * gin], 1, &w.wo_a[g * rank * gin], rank, gin,
+                           &low[(i * og + g) * rank], true);
+  linear_forward(w.wo_b, low.data(), n, out);
+}
+
+}  // namespace dsv4::model

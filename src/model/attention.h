@@ -1,0 +1,29 @@
+// The V4 attention sub-layer (spec §2.4-§2.10): low-rank q with per-head RMS, one shared KV head
+// (K = V) with FP8-simulated non-RoPE dims, sliding-window ring + compressed entries (all of them
+// for HCA, the indexer's top-k for CSA), sink softmax in 64-candidate blocks with bf16
+// probabilities, inverse RoPE on the output, grouped low-rank output projection.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "io/config.h"
+#include "model/layer_state.h"
+#include "model/rope.h"
+#include "model/weights.h"
+
+namespace dsv4::model {
+
+struct LayerTrace;  // model/block.h
+
+void init_layer_state(const ModelConfig& c, const LayerWeights& w, LayerState& st);
+
+// a: [n, d] attn-normed inputs of positions pos0..pos0+n-1; out: [n, d].
+void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, LayerState& st,
+                       const float* a, int64_t n, int64_t pos0, float* out, LayerTrace* trace);
+
+// One head group of the sparse attention core for a single query (exposed for tests):
+// q [n_heads, D], rows [n_cand, D] (nullptr row = no candidate), sink [n_heads] -> o [n_heads, D].
+void sparse_attention(const float* q, int n_heads, int head_dim, const std::vector<const bf16*>& rows,
+                      const float* sink, float scale, float* o);
+
+}  // namespace dsv4::model

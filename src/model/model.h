@@ -1,0 +1,61 @@
+// The V4 model: embedding -> HC expansion -> blocks -> HC head -> norm -> fp32 LM head (spec §2),
+// plus the MTP block (§2.14). A Sequence holds one sequence's state (every layer's caches and the
+// MTP window); feeding tokens in any chunking gives bitwise the same logits and state.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "model/block.h"
+#include "model/layer_state.h"
+#include "model/rope.h"
+#include "model/weights.h"
+
+namespace dsv4::model {
+
+class Model;
+
+struct Sequence {
+  int64_t pos = 0;                    // tokens consumed so far
+  std::vector<LayerState> layers;     // main layers
+  std::vector<LayerState> mtp;        // MTP blocks
+  int64_t mtp_pos = 0;
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> load(const std::string& dir);
+  explicit Model(std::unique_ptr<ModelWeights> w);
+
+  const ModelConfig& config() const { return w_->config; }
+  const ModelWeights& weights() const { return *w_; }
+  Sequence new_sequence() const;
+
+  // Feeds tokens at positions seq.pos...; returns the logits [n_out, V] of the last `n_out`
+  // positions (n_out <= tokens.size()). If final_state is set it receives the last layer's HC
+  // state [n, hc, d] of every fed position (the MTP block's input).
+  Result<std::vector<float>> forward(Sequence& seq, std::span<const int32_t> tokens, int64_t n_out,
+                                     std::vector<float>* final_state = nullptr) const;
+
+  // The MTP block on pairs (h[j], next_tokens[j]) at positions seq.mtp_pos...: h [n, hc, d].
+  // Returns logits [1, V] of the last pair; block_out (optional) gets the block output [n, hc, d].
+  Result<std::vector<float>> mtp_forward(Sequence& seq, const float* h, std::span<const int32_t> next_tokens,
+                                         std::vector<float>* block_out = nullptr) const;
+
+  // Building blocks exposed for per-layer probes and tests.
+  void embed(std::span<const int32_t> tokens, float* x) const;  // x: [n, hc, d]
+  void run_layer(int layer, LayerState& st, float* x, const int32_t* tokens, int64_t n, int64_t pos0,
+                 LayerTrace* trace) const;
+  void head_logits(const float* x_final, float* logits) const;  // one position: [hc, d] -> [V]
+  void init_state(int layer, LayerState& st) const;
+
+ private:
+  Status check_tokens(std::span<const int32_t> tokens) const;
+  std::unique_ptr<ModelWeights> w_;
+  RopeTable rope_window_, rope_compressed_;
+};
+
+}  // namespace dsv4::model
