@@ -39,6 +39,19 @@ QuantizedRows quantize_rows(const float* x, int64_t m, int64_t k) {
   return q;
 }
 
+// Both nibbles of every packed FP4 byte as floats: [256][2] = {low (even k), high (odd k)}.
+const float* fp4_pair_table() {
+  static const std::vector<float> t = [] {
+    std::vector<float> v(512);
+    for (int b = 0; b < 256; ++b) {
+      v[2 * b] = fp4_e2m1_to_f32(fp4_low(static_cast<uint8_t>(b)));
+      v[2 * b + 1] = fp4_e2m1_to_f32(fp4_high(static_cast<uint8_t>(b)));
+    }
+    return v;
+  }();
+  return t.data();
+}
+
 }  // namespace
 
 void linear_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) {
@@ -50,18 +63,19 @@ void linear_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) {
   for (int64_t j = 0; j < n; ++j) {
     const uint8_t* wr = w.codes + j * k;
     const uint8_t* ws = w.scales + (j / kWeightBlock) * kb;
-    for (int64_t r = 0; r < m; ++r) {
-      const float* ar = &a.vals[r * k];
-      const float* sa = &a.scales[r * a.n_blocks];
-      float acc = 0.0f;
-      for (int64_t b = 0; b < kb; ++b) {
-        const int64_t k0 = b * kWeightBlock, k1 = std::min(k, k0 + kWeightBlock);
+    std::vector<float> acc(m, 0.0f), wv(kWeightBlock);
+    for (int64_t b = 0; b < kb; ++b) {
+      const int64_t k0 = b * kWeightBlock, len = std::min<int64_t>(k - k0, kWeightBlock);
+      for (int64_t i = 0; i < len; ++i) wv[i] = table[wr[k0 + i]];
+      const float sw = ue8m0_to_f32(ws[b]);
+      for (int64_t r = 0; r < m; ++r) {
+        const float* ar = &a.vals[r * k + k0];
         float inner = 0.0f;
-        for (int64_t i = k0; i < k1; ++i) inner += ar[i] * table[wr[i]];
-        acc += inner * (sa[k0 / kActBlock] * ue8m0_to_f32(ws[b]));
+        for (int64_t i = 0; i < len; ++i) inner += ar[i] * wv[i];
+        acc[r] += inner * (a.scales[r * a.n_blocks + k0 / kActBlock] * sw);
       }
-      y[r * n + j] = round_bf16(acc);
     }
+    for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
   }
 }
 
@@ -69,28 +83,28 @@ void linear_fp4(const float* x, int64_t m, const Fp4Matrix& w, float* y) {
   const int64_t n = w.rows, k = w.cols;
   const int64_t sb = k / kFp4Block;
   const QuantizedRows a = quantize_rows(x, m, k);
+  const float* pairs = fp4_pair_table();
 #pragma omp parallel for schedule(static) if (m * n * k > kParallelWork)
   for (int64_t j = 0; j < n; ++j) {
     const uint8_t* wr = w.packed + j * (k / 2);
     const uint8_t* ws = w.scales + j * sb;
+    std::vector<float> acc(m, 0.0f);
     float wv[kFp4Block];
-    for (int64_t r = 0; r < m; ++r) {
-      const float* ar = &a.vals[r * k];
-      const float* sa = &a.scales[r * a.n_blocks];
-      float acc = 0.0f;
-      for (int64_t b = 0; b < sb; ++b) {
-        for (int i = 0; i < kFp4Block; i += 2) {
-          const uint8_t byte = wr[(b * kFp4Block + i) / 2];
-          wv[i] = fp4_e2m1_to_f32(fp4_low(byte));
-          wv[i + 1] = fp4_e2m1_to_f32(fp4_high(byte));
-        }
-        const float* ab = ar + b * kFp4Block;
+    for (int64_t b = 0; b < sb; ++b) {
+      for (int i = 0; i < kFp4Block; i += 2) {
+        const float* pr = pairs + 2 * wr[(b * kFp4Block + i) / 2];
+        wv[i] = pr[0];
+        wv[i + 1] = pr[1];
+      }
+      const float sw = ue8m0_to_f32(ws[b]);
+      for (int64_t r = 0; r < m; ++r) {
+        const float* ab = &a.vals[r * k + b * kFp4Block];
         float inner = 0.0f;
         for (int i = 0; i < kFp4Block; ++i) inner += ab[i] * wv[i];
-        acc += inner * (sa[(b * kFp4Block) / kActBlock] * ue8m0_to_f32(ws[b]));
+        acc[r] += inner * (a.scales[r * a.n_blocks + (b * kFp4Block) / kActBlock] * sw);
       }
-      y[r * n + j] = round_bf16(acc);
     }
+    for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
   }
 }
 
