@@ -114,6 +114,10 @@ TEST_F(MakeModel, BadConfigIsOneLineError) {
   EXPECT_EQ(err.rfind("dsv4 make-model: ", 0), 0u) << err;
   EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
   EXPECT_FALSE(fs::exists(root_ / "out" / "model.safetensors.index.json"));
+  // A real-size config is refused up front (it would not fit in memory).
+  EXPECT_EQ(dsv4_exec(fmt_args(std::string(DSV4_SOURCE_DIR) + "/configs/v4-flash.json", root_ / "big", 1), &err), 1);
+  EXPECT_NE(err.find("GiB"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(root_ / "big"));
 }
 
 }  // namespace

@@ -39,10 +39,17 @@ Status make_model(const MakeModelArgs& a) {
   std::stringstream config_text;
   config_text << in.rdbuf();
 
+  // The whole model is built in memory: refuse real-model sizes instead of exhausting RAM.
+  const std::vector<TensorSpec> specs = expected_tensors(cfg);
+  int64_t total_bytes = 0;
+  for (const TensorSpec& s : specs) total_bytes += s.nbytes();
+  constexpr int64_t kMaxBytes = int64_t{4} << 30;
+  if (total_bytes > kMaxBytes)
+    return error("{}: the checkpoint would hold {:.1f} GiB; make-model builds small test models only (limit 4 GiB)",
+                 a.config, total_bytes / double(int64_t{1} << 30));
   std::vector<TensorBlob> blobs = random_checkpoint_tensors(cfg, a.seed);
   // Shard layout of the golden checkpoints: the embedding and the first half of the layers in
   // shard 1; the other layers, the MTP block, the head, final norm and HC head in shard 2.
-  const std::vector<TensorSpec> specs = expected_tensors(cfg);
   std::vector<int> shard_of(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& s = specs[i];
