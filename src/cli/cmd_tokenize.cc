@@ -1,5 +1,7 @@
 // dsv4 tokenize / detokenize / make-tokenizer: text <-> token ids with a tokenizer.json, and
 // training the small byte-level BPE tokenizer that test models ship with.
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -52,6 +54,7 @@ struct TokenizeArgs {
   std::string tokenizer;
   bool jsonl = false;
   bool skip_special = false;
+  bool stats = false;
 };
 
 // stdin text -> one line of ids; with --jsonl every input line is a JSON string and gets a line.
@@ -59,16 +62,33 @@ Status run_tokenize(const TokenizeArgs& a) {
   DSV4_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::load(a.tokenizer));
   std::string input = read_stdin();
   if (!a.jsonl) {
-    print_ids(tok.encode(input));
+    auto start = std::chrono::steady_clock::now();
+    std::vector<int32_t> ids = tok.encode(input);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    print_ids(ids);
+    if (a.stats)
+      fmt::print(stderr, "{} bytes, {} tokens, encode {:.4f} s, {:.2f} MB/s\n", input.size(), ids.size(), seconds,
+                 input.size() / 1e6 / std::max(seconds, 1e-9));
     return ok_status();
   }
   std::istringstream lines(input);
   std::string line;
+  double seconds = 0;
+  size_t bytes = 0, tokens = 0;
   for (size_t n = 1; std::getline(lines, line); ++n) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_string()) return error("stdin line {}: expected a JSON string", n);
-    print_ids(tok.encode(j.get<std::string>()));
+    const std::string& text = j.get_ref<const std::string&>();
+    auto start = std::chrono::steady_clock::now();
+    std::vector<int32_t> ids = tok.encode(text);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    bytes += text.size();
+    tokens += ids.size();
+    print_ids(ids);
   }
+  if (a.stats)
+    fmt::print(stderr, "{} bytes, {} tokens, encode {:.4f} s, {:.2f} MB/s\n", bytes, tokens, seconds,
+               bytes / 1e6 / std::max(seconds, 1e-9));
   return ok_status();
 }
 
@@ -141,6 +161,7 @@ void add_tokenize(CLI::App& app, int* rc) {
   auto targs = std::make_shared<TokenizeArgs>();
   auto* tcmd = app.add_subcommand("tokenize", "Text on stdin -> token ids (one line, space separated)");
   tcmd->add_option("--tokenizer", targs->tokenizer, "tokenizer.json")->required();
+  tcmd->add_flag("--stats", targs->stats, "Print bytes, tokens and encode throughput to stderr");
   tcmd->add_flag("--jsonl", targs->jsonl, "Each stdin line is a JSON string; print one id line per input line");
   tcmd->callback([targs, rc] {
     Status s = run_tokenize(*targs);

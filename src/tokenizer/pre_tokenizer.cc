@@ -10,6 +10,16 @@
 
 namespace dsv4::tok {
 
+struct Span {
+  size_t begin, end;
+  bool flag;  // is_match, then should_remove
+};
+
+struct SplitScratch {
+  pcre2_match_data* md = nullptr;
+  std::vector<std::vector<Span>> matches, spans;  // per step
+};
+
 // A PCRE2 pattern compiled (and JIT-compiled) once; matching allocates its own match data so a
 // compiled regex is shared freely between threads.
 class CompiledRegex {
@@ -54,11 +64,6 @@ class CompiledRegex {
 };
 
 namespace {
-
-struct Span {
-  size_t begin, end;
-  bool flag;  // is_match, then should_remove
-};
 
 Result<SplitBehavior> parse_behavior(const std::string& s) {
   if (s == "Removed") return SplitBehavior::kRemoved;
@@ -201,26 +206,38 @@ nlohmann::json PreTokenizer::deepseek_json() {
             {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
 }
 
-void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out) const {
-  std::vector<std::string_view> cur{text}, next;
-  std::vector<Span> matches, spans;
-  // Only the whole-match offsets are read, so one pair serves every pattern.
-  pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
-  for (const SplitStep& step : steps_) {
-    next.clear();
-    for (std::string_view piece : cur) {
-      matches.clear();
-      find_matches(step, piece, md, matches);
-      if (step.invert)
-        for (Span& s : matches) s.flag = !s.flag;
-      apply_behavior(step.behavior, matches, spans);
-      for (const Span& s : spans)
-        if (!s.flag && s.end > s.begin) next.push_back(piece.substr(s.begin, s.end - s.begin));
-    }
-    cur.swap(next);
+void PreTokenizer::split_step(size_t k, std::string_view piece, SplitScratch& sc, const PieceSink& sink) const {
+  if (k == steps_.size()) {
+    sink(piece);
+    return;
   }
-  pcre2_match_data_free(md);
-  out.insert(out.end(), cur.begin(), cur.end());
+  const SplitStep& step = steps_[k];
+  std::vector<Span>& matches = sc.matches[k];
+  std::vector<Span>& spans = sc.spans[k];
+  matches.clear();
+  find_matches(step, piece, sc.md, matches);
+  if (step.invert)
+    for (Span& s : matches) s.flag = !s.flag;
+  apply_behavior(step.behavior, matches, spans);
+  for (size_t i = 0; i < spans.size(); ++i) {  // spans may not be held by reference across recursion
+    const Span s = sc.spans[k][i];
+    if (!s.flag && s.end > s.begin) split_step(k + 1, piece.substr(s.begin, s.end - s.begin), sc, sink);
+  }
+}
+
+void PreTokenizer::for_each_piece(std::string_view text, const PieceSink& sink) const {
+  // Depth first: each piece goes through the remaining steps (and to the sink) at once, so memory
+  // stays bounded by the number of steps, not the length of the text.
+  SplitScratch sc;
+  sc.md = pcre2_match_data_create(1, nullptr);  // only whole-match offsets are read
+  sc.matches.resize(steps_.size());
+  sc.spans.resize(steps_.size());
+  split_step(0, text, sc, sink);
+  pcre2_match_data_free(sc.md);
+}
+
+void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out) const {
+  for_each_piece(text, [&out](std::string_view p) { out.push_back(p); });
 }
 
 }  // namespace dsv4::tok

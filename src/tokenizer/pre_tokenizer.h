@@ -4,6 +4,7 @@
 // exactly as the HF engine does. Regexes run on PCRE2 with JIT in UTF + UCP mode after
 // translation to the HF engine's character classes (unicode_classes.h).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,12 +34,16 @@ class PreTokenizer {
   // The DeepSeek V3/V4 pre-tokenizer (the three Splits of spec §5.1 + ByteLevel), as JSON.
   static nlohmann::json deepseek_json();
 
-  // Appends the pieces of `text` (views into it) to `out`.
+  using PieceSink = std::function<void(std::string_view)>;
+  // Calls `sink` with each piece of `text` (views into it), in order.
+  void for_each_piece(std::string_view text, const PieceSink& sink) const;
+  // Appends the pieces of `text` to `out`.
   void split(std::string_view text, std::vector<std::string_view>& out) const;
 
   size_t num_steps() const { return steps_.size(); }
 
  private:
+  void split_step(size_t k, std::string_view piece, struct SplitScratch& sc, const PieceSink& sink) const;
   std::vector<SplitStep> steps_;
 };
 

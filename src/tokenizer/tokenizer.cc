@@ -110,15 +110,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   ids.reserve(text.size() / 3 + 4);
   std::vector<tok::TextSegment> segments;
   matcher_.split(text, segments);
-  std::vector<std::string_view> pieces;
   for (const tok::TextSegment& seg : segments) {
-    if (seg.token_id >= 0) {
-      ids.push_back(seg.token_id);
-      continue;
-    }
-    pieces.clear();
-    pre_.split(seg.text, pieces);
-    for (std::string_view p : pieces) model_.encode_word(p, ids);
+    if (seg.token_id >= 0) ids.push_back(seg.token_id);
+    else pre_.for_each_piece(seg.text, [&](std::string_view p) { model_.encode_word(p, ids); });
   }
   return ids;
 }
