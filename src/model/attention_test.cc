@@ -148,6 +148,25 @@ TEST(SparseAttention, SinkOnlyInTheDenominator) {
   check(q, H, D, c, sink, scale);
 }
 
+TEST(SparseAttention, SinkIsNotPartOfTheRunningMax) {
+  // One candidate with an exactly known score s = v[0] (q = e_0, scale 1) and a sink slightly
+  // above it. The reference kernel keeps M = s, so the candidate's probability is exactly 1 and
+  // o = bf16(v / (1 + e^(sink - s))). Taking the sink into the max would round e^(s - sink) to
+  // bf16 before P.V and change many outputs.
+  const int D = 64;
+  const Candidates c = make_rows(1, D, 1.0f, 8, {});
+  std::vector<float> q(D, 0.0f);
+  q[0] = 1.0f;
+  const float s = bf16_to_f32(c.storage[0]);
+  for (float delta : {0.1f, 0.37f, 2.5f}) {
+    const std::vector<float> sink{s + delta};
+    std::vector<float> o(D);
+    sparse_attention(q.data(), 1, D, c.rows, sink.data(), 1.0f, o.data());
+    const float denom = 1.0f + std::exp(sink[0] - s);
+    for (int i = 0; i < D; ++i) ASSERT_EQ(o[i], round_bf16(bf16_to_f32(c.storage[i]) / denom)) << delta << " " << i;
+  }
+}
+
 TEST(SparseAttention, NoCandidatesGivesZeroNotNan) {
   const int H = 2, D = 8;
   std::vector<const bf16*> rows(5, nullptr);
