@@ -12,40 +12,19 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
+
 namespace {
 namespace fs = std::filesystem;
 
-struct Ran {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Ran = dsv4::testing_cli::CmdResult;
+using dsv4::testing_cli::slurp;
 
 fs::path temp_path(const std::string& name) {
   return fs::path(testing::TempDir()) / ("chat_" + std::to_string(::getpid()) + "_" + name);
 }
 
-Ran dsv4(const std::string& args) {
-  const fs::path err = temp_path("stderr");
-  const std::string cmd = std::string("'") + DSV4_EXE + "' " + args + " 2>'" + err.string() + "'";
-  Ran r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.err = slurp(err);
-  fs::remove(err);
-  return r;
-}
+Ran dsv4(const std::string& args) { return dsv4::testing_cli::run_dsv4(args); }
 
 fs::path write_temp(const std::string& name, const std::string& text) {
   const fs::path p = temp_path(name);

@@ -10,37 +10,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
+
 namespace {
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs the dsv4 binary with `args` (already shell-quoted where needed).
-CmdResult run_dsv4(const std::string& args) {
-  const fs::path err = fs::path(testing::TempDir()) / ("info_err_" + std::to_string(::getpid()));
-  const std::string cmd = std::string("'") + DSV4_EXE + "' " + args + " 2>'" + err.string() + "'";
-  CmdResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.err = slurp(err);
-  fs::remove(err);
-  return r;
-}
+using dsv4::testing_cli::CmdResult;
+using dsv4::testing_cli::run_dsv4;
+using dsv4::testing_cli::slurp;
 
 std::string repo(const char* rel) { return std::string(DSV4_SOURCE_DIR) + "/" + rel; }
 std::string golden(const char* name) { return std::string(DSV4_SHARED_DIR) + "/golden/" + name + "/checkpoint"; }

@@ -11,20 +11,14 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_runner.h"
+
 namespace {
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using dsv4::testing_cli::CmdResult;
+using dsv4::testing_cli::run_shell;
+using dsv4::testing_cli::slurp;
 
 fs::path temp_dir() {
   fs::path d = fs::path(testing::TempDir()) / ("dsv4_tokenizer_cli_" + std::to_string(::getpid()));
@@ -32,19 +26,6 @@ fs::path temp_dir() {
   return d;
 }
 
-// Runs a shell command line with stdin from `input`.
-CmdResult run_shell(const std::string& cmd, const std::string& input) {
-  const fs::path dir = temp_dir();
-  const fs::path in = dir / "stdin", out = dir / "stdout", err = dir / "stderr";
-  std::ofstream(in, std::ios::binary) << input;
-  std::string full = cmd + " < '" + in.string() + "' > '" + out.string() + "' 2> '" + err.string() + "'";
-  int status = std::system(full.c_str());
-  CmdResult r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
 
 const fs::path& made_tokenizer() {
   static const fs::path path = [] {
