@@ -202,6 +202,10 @@ Result<ModelConfig> parse_model_config(const std::string& text, const std::strin
   DSV4_TRY(positive(c.hc_sinkhorn_iters, "hc_sinkhorn_iters"));
   if (c.qk_rope_head_dim <= 0 || c.qk_rope_head_dim % 2 || c.qk_rope_head_dim > c.head_dim)
     return error("{}: qk_rope_head_dim {} must be even and in (0, head_dim={}]", L, c.qk_rope_head_dim, c.head_dim);
+  // The KV rows' non-RoPE part is FP8-simulated in blocks of 64 (the reference asserts this).
+  if ((c.head_dim - c.qk_rope_head_dim) % 64)
+    return error("{}: head_dim - qk_rope_head_dim = {} must be a multiple of 64 (FP8 KV blocks)", L,
+                 c.head_dim - c.qk_rope_head_dim);
   if (c.num_attention_heads % c.o_groups)
     return error("{}: num_attention_heads {} is not divisible by o_groups {}", L, c.num_attention_heads, c.o_groups);
   if (c.num_experts_per_tok > c.n_routed_experts)
@@ -230,6 +234,8 @@ Result<ModelConfig> parse_model_config(const std::string& text, const std::strin
     DSV4_TRY(positive(c.index_topk, "index_topk"));
     if (c.index_head_dim < c.qk_rope_head_dim || c.index_head_dim & (c.index_head_dim - 1))
       return error("{}: index_head_dim {} must be a power of two >= qk_rope_head_dim", L, c.index_head_dim);
+    if (c.index_head_dim % 32)
+      return error("{}: index_head_dim {} must be a multiple of 32 (FP4 indexer blocks)", L, c.index_head_dim);
   }
   return c;
 }

@@ -214,3 +214,27 @@ TEST_F(ConfigErrors, StructuralProblems) {
 
 }  // namespace
 }  // namespace dsv4
+
+namespace dsv4 {
+namespace {
+
+// Block sizes the reference's quantization simulation asserts on are checked at load time, so a
+// config the forward pass cannot run is an error, not an out-of-bounds read later.
+TEST(ConfigBlocks, KvAndIndexerBlockSizes) {
+  auto base = nlohmann::json::parse(read_file(golden_config("tiny-flash")));
+  auto j = base;
+  j["head_dim"] = 160;  // 160 - 64 = 96: not whole FP8 blocks of 64
+  auto c = parse_model_config(j.dump(), "cfg.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.message().find("multiple of 64"), std::string::npos) << c.message();
+  j = base;
+  j["qk_rope_head_dim"] = 16;
+  j["head_dim"] = 144;        // 128 nope dims: fine
+  j["index_head_dim"] = 16;   // a power of two >= rope, but not whole FP4 blocks of 32
+  c = parse_model_config(j.dump(), "cfg.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.message().find("multiple of 32"), std::string::npos) << c.message();
+}
+
+}  // namespace
+}  // namespace dsv4
