@@ -207,8 +207,9 @@ TEST(SchemaRandomInit, MatchesGoldenInventoryAndFormats) {
           EXPECT_GE(e, 107) << b.name;
           EXPECT_LE(e, 127) << b.name;
         }
-      if (b.dtype == DType::kF8E4M3)
+      if (b.dtype == DType::kF8E4M3) {
         for (uint8_t q : b.bytes) EXPECT_NE(q & 0x7f, 0x7f) << b.name;  // no NaN codes
+      }
     }
   }
 }
