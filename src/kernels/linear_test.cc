@@ -19,17 +19,12 @@
 
 #include "tensor/fp4.h"
 #include "tensor/fp8.h"
+#include "tensor/test_values.h"
 
 namespace dsv4::kernels {
 namespace {
 
-std::vector<float> random_bf16_values(int64_t n, float sigma, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = round_bf16(dist(rng));
-  return v;
-}
+using test_values::random_bf16_values;
 
 // Random e4m3 codes without the two NaN codes (0x7f, 0xff).
 std::vector<uint8_t> random_fp8_codes(int64_t n, uint32_t seed) {

@@ -2,6 +2,7 @@
 // formulas for RMSNorm, sums, RoPE and the Hadamard transform (explicit Sylvester matrix), and the
 // literal bf16 step sequence for the per-head query norm.
 #include "kernels/ops.h"
+#include "tensor/test_values.h"
 
 #include <gtest/gtest.h>
 
@@ -13,13 +14,8 @@
 namespace dsv4::kernels {
 namespace {
 
-std::vector<float> random_bf16_values(int64_t n, float sigma, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = round_bf16(dist(rng));
-  return v;
-}
+using test_values::to_bf16;
+using test_values::random_bf16_values;
 
 // One bf16 ulp at |v| (the spacing of bf16 values in v's binade; 8 significant bits).
 double bf16_ulp(double v) {
@@ -28,8 +24,6 @@ double bf16_ulp(double v) {
   std::frexp(v, &e);  // |v| in [2^(e-1), 2^e)
   return std::ldexp(1.0, e - 1 - 7);
 }
-
-float to_bf16(double v) { return round_bf16(static_cast<float>(v)); }
 
 // ---- sums ------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 // before P.V (relative error <= 2^-9 per weight), so the tolerance per element is
 // 2^-8 * sum_j p_j |v_j| / denom plus one bf16 ulp for the output rounding.
 #include "model/attention.h"
+#include "tensor/test_values.h"
 
 #include <gtest/gtest.h>
 
@@ -15,20 +16,8 @@
 namespace dsv4::model {
 namespace {
 
-double bf16_ulp(double v) {
-  if (v == 0.0) return std::ldexp(1.0, -133);
-  int e = 0;
-  std::frexp(v, &e);
-  return std::ldexp(1.0, e - 8);
-}
-
-std::vector<float> random_bf16_values(int64_t n, float sigma, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = round_bf16(dist(rng));
-  return v;
-}
+using test_values::bf16_ulp;
+using test_values::random_bf16_values;
 
 // Reference over the non-null rows; returns o [H, D] and the per-element tolerance.
 void reference(const std::vector<float>& q, int H, int D, const std::vector<const bf16*>& rows, const float* sink,

@@ -16,11 +16,12 @@
 
 #include "tensor/fp4.h"
 #include "tensor/fp8.h"
+#include "tensor/test_values.h"
 
 namespace dsv4::model {
 namespace {
 
-float to_bf16(double v) { return round_bf16(static_cast<float>(v)); }
+using test_values::to_bf16;
 
 // Power-of-two scale 2^ceil(log2(amax * fp32(1/qmax))) with the amax floor (§2.11), via frexp.
 float pow2_scale(float amax, float floor, float qmax) {

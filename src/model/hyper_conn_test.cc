@@ -2,6 +2,7 @@
 // times rho), the split into pre / post / comb, the literal Sinkhorn (softmax + eps, column
 // normalisation, then iters-1 row/column rounds) and the collapse / expansion formulas.
 #include "model/hyper_conn.h"
+#include "tensor/test_values.h"
 
 #include <gtest/gtest.h>
 
@@ -12,19 +13,14 @@
 namespace dsv4::model {
 namespace {
 
+using test_values::bf16_ulp;
+
 std::vector<float> random_floats(int64_t n, float sigma, uint32_t seed, bool bf16_values = false) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.0f, sigma);
   std::vector<float> v(n);
   for (auto& x : v) x = bf16_values ? round_bf16(dist(rng)) : dist(rng);
   return v;
-}
-
-double bf16_ulp(double v) {
-  if (v == 0.0) return std::ldexp(1.0, -133);
-  int e = 0;
-  std::frexp(v, &e);
-  return std::ldexp(1.0, e - 8);
 }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }

@@ -2,6 +2,7 @@
 // bf16 result, relu, bf16 product with the head weight, bf16 sum over heads), and the top-k tie
 // rule of PyTorch-CUDA (strictly greater first, equal scores by lowest index, +0.0 above -0.0).
 #include "model/indexer.h"
+#include "tensor/test_values.h"
 
 #include <gtest/gtest.h>
 
@@ -15,22 +16,9 @@
 namespace dsv4::model {
 namespace {
 
-float to_bf16(double v) { return round_bf16(static_cast<float>(v)); }
-
-double bf16_ulp(double v) {
-  if (v == 0.0) return std::ldexp(1.0, -133);
-  int e = 0;
-  std::frexp(v, &e);
-  return std::ldexp(1.0, e - 8);
-}
-
-std::vector<float> random_bf16_values(int64_t n, float sigma, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = round_bf16(dist(rng));
-  return v;
-}
+using test_values::to_bf16;
+using test_values::bf16_ulp;
+using test_values::random_bf16_values;
 
 TEST(IndexerScores, MatchBf16Formulation) {
   const int n_heads = 3, head_dim = 40;

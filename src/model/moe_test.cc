@@ -18,18 +18,13 @@
 #include "model/linear_dispatch.h"
 #include "tensor/fp4.h"
 #include "tensor/fp8.h"
+#include "tensor/test_values.h"
 
 namespace dsv4::model {
 namespace {
 
-float to_bf16(double v) { return round_bf16(static_cast<float>(v)); }
-
-double bf16_ulp(double v) {
-  if (v == 0.0) return std::ldexp(1.0, -133);
-  int e = 0;
-  std::frexp(v, &e);
-  return std::ldexp(1.0, e - 8);
-}
+using test_values::to_bf16;
+using test_values::bf16_ulp;
 
 std::vector<float> random_bf16_values(int64_t n, float mean, float sigma, uint32_t seed) {
   std::mt19937 rng(seed);
