@@ -59,23 +59,27 @@ void linear_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) {
   const int64_t kb = (k + kWeightBlock - 1) / kWeightBlock;
   const float* table = fp8_e4m3_table();
   const QuantizedRows a = quantize_rows(x, m, k);
-#pragma omp parallel for schedule(static) if (m * n * k > kParallelWork)
-  for (int64_t j = 0; j < n; ++j) {
-    const uint8_t* wr = w.codes + j * k;
-    const uint8_t* ws = w.scales + (j / kWeightBlock) * kb;
-    std::vector<float> acc(m, 0.0f), wv(kWeightBlock);
-    for (int64_t b = 0; b < kb; ++b) {
-      const int64_t k0 = b * kWeightBlock, len = std::min<int64_t>(k - k0, kWeightBlock);
-      for (int64_t i = 0; i < len; ++i) wv[i] = table[wr[k0 + i]];
-      const float sw = ue8m0_to_f32(ws[b]);
-      for (int64_t r = 0; r < m; ++r) {
-        const float* ar = &a.vals[r * k + k0];
-        float inner = 0.0f;
-        for (int64_t i = 0; i < len; ++i) inner += ar[i] * wv[i];
-        acc[r] += inner * (a.scales[r * a.n_blocks + k0 / kActBlock] * sw);
+#pragma omp parallel if (m * n * k > kParallelWork)
+  {
+    std::vector<float> acc(m), wv(kWeightBlock);  // per thread, reused for every output column
+#pragma omp for schedule(static)
+    for (int64_t j = 0; j < n; ++j) {
+      const uint8_t* wr = w.codes + j * k;
+      const uint8_t* ws = w.scales + (j / kWeightBlock) * kb;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t b = 0; b < kb; ++b) {
+        const int64_t k0 = b * kWeightBlock, len = std::min<int64_t>(k - k0, kWeightBlock);
+        for (int64_t i = 0; i < len; ++i) wv[i] = table[wr[k0 + i]];
+        const float sw = ue8m0_to_f32(ws[b]);
+        for (int64_t r = 0; r < m; ++r) {
+          const float* ar = &a.vals[r * k + k0];
+          float inner = 0.0f;
+          for (int64_t i = 0; i < len; ++i) inner += ar[i] * wv[i];
+          acc[r] += inner * (a.scales[r * a.n_blocks + k0 / kActBlock] * sw);
+        }
       }
+      for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
     }
-    for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
   }
 }
 
@@ -84,27 +88,31 @@ void linear_fp4(const float* x, int64_t m, const Fp4Matrix& w, float* y) {
   const int64_t sb = k / kFp4Block;
   const QuantizedRows a = quantize_rows(x, m, k);
   const float* pairs = fp4_pair_table();
-#pragma omp parallel for schedule(static) if (m * n * k > kParallelWork)
-  for (int64_t j = 0; j < n; ++j) {
-    const uint8_t* wr = w.packed + j * (k / 2);
-    const uint8_t* ws = w.scales + j * sb;
-    std::vector<float> acc(m, 0.0f);
+#pragma omp parallel if (m * n * k > kParallelWork)
+  {
+    std::vector<float> acc(m);  // per thread, reused for every output column
     float wv[kFp4Block];
-    for (int64_t b = 0; b < sb; ++b) {
-      for (int i = 0; i < kFp4Block; i += 2) {
-        const float* pr = pairs + 2 * wr[(b * kFp4Block + i) / 2];
-        wv[i] = pr[0];
-        wv[i + 1] = pr[1];
+#pragma omp for schedule(static)
+    for (int64_t j = 0; j < n; ++j) {
+      const uint8_t* wr = w.packed + j * (k / 2);
+      const uint8_t* ws = w.scales + j * sb;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t b = 0; b < sb; ++b) {
+        for (int i = 0; i < kFp4Block; i += 2) {
+          const float* pr = pairs + 2 * wr[(b * kFp4Block + i) / 2];
+          wv[i] = pr[0];
+          wv[i + 1] = pr[1];
+        }
+        const float sw = ue8m0_to_f32(ws[b]);
+        for (int64_t r = 0; r < m; ++r) {
+          const float* ab = &a.vals[r * k + b * kFp4Block];
+          float inner = 0.0f;
+          for (int i = 0; i < kFp4Block; ++i) inner += ab[i] * wv[i];
+          acc[r] += inner * (a.scales[r * a.n_blocks + (b * kFp4Block) / kActBlock] * sw);
+        }
       }
-      const float sw = ue8m0_to_f32(ws[b]);
-      for (int64_t r = 0; r < m; ++r) {
-        const float* ab = &a.vals[r * k + b * kFp4Block];
-        float inner = 0.0f;
-        for (int i = 0; i < kFp4Block; ++i) inner += ab[i] * wv[i];
-        acc[r] += inner * (a.scales[r * a.n_blocks + (b * kFp4Block) / kActBlock] * sw);
-      }
+      for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
     }
-    for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
   }
 }
 
