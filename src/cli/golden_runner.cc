@@ -161,7 +161,7 @@ class Runner {
     auto tokens = cs["tokens"].get<std::vector<int32_t>>();
     const int64_t P = cs["prefill_len"].get<int64_t>(), S = cs["decode_steps"].get<int64_t>();
     if (P < 1 || P + S > static_cast<int64_t>(tokens.size())) return error("{}: bad prefill_len/decode_steps", name);
-    const int64_t V = m_.config().vocab_size, row = m_.config().hc_dim();
+    const int64_t row = m_.config().hc_dim();
     auto seq = m_.new_sequence();
     std::vector<float> all_logits, states, st;
     DSV4_ASSIGN_OR_RETURN(auto l0, m_.forward(seq, std::span(tokens).first(P), 1, &states));
@@ -184,7 +184,6 @@ class Runner {
         DSV4_ASSIGN_OR_RETURN(auto ri, m_.mtp_forward(mseq, &states[j * row], std::span(tokens).subspan(j + 1, 1)));
         mtp_logits.insert(mtp_logits.end(), ri.begin(), ri.end());
       }
-      (void)V;
       DSV4_TRY(compare_logits(name + ".mtp", mtp_logits, cs["tensors"]["mtp_logits"].get<std::string>(),
                               cs.value("mtp_top1", json()), cs.value("mtp_top1_margin", json())));
     }
