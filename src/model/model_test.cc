@@ -3,6 +3,7 @@
 // wrong dtype, a missing tensor or an out-of-range tid2eid entry is refused with an error naming
 // the tensor; token ids outside the vocabulary are errors, not crashes.
 #include "model/model.h"
+#include "model/rewritten_checkpoint.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -69,19 +70,8 @@ class BrokenCheckpoint : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string load_error(const std::function<void(std::vector<TensorBlob>&)>& edit) {
-    auto ck = Checkpoint::open(golden_dir("tiny-flash"));
-    EXPECT_TRUE(ck.ok()) << ck.message();
-    if (!ck.ok()) return "";
-    std::vector<TensorBlob> blobs;
-    for (const TensorInfo* t : (*ck)->tensors())
-      blobs.push_back({t->name, t->dtype, t->shape, std::vector<uint8_t>(t->data, t->data + t->nbytes())});
-    edit(blobs);
-    std::vector<int> shard_of(blobs.size());
-    for (size_t i = 0; i < blobs.size(); ++i) shard_of[i] = blobs[i].name.starts_with("layers.") ? 0 : 1;
-    const Status st = write_sharded_safetensors(dir_.string(), blobs, shard_of);
+    const Status st = testing_ckpt::rewrite_checkpoint(golden_dir("tiny-flash"), dir_, edit);
     EXPECT_TRUE(st.ok()) << st.message();
-    fs::copy_file(fs::path(golden_dir("tiny-flash")) / "config.json", dir_ / "config.json",
-                  fs::copy_options::overwrite_existing);
     auto m = Model::load(dir_.string());
     return m.ok() ? "<ok>" : m.message();
   }

@@ -1,4 +1,5 @@
 #include "model/schema.h"
+#include "model/rewritten_checkpoint.h"
 
 #include <filesystem>
 #include <map>
@@ -124,15 +125,7 @@ class SchemaMismatch : public ::testing::Test {
 
   // Copies tiny-flash through the writer, letting `edit` change the tensor list first.
   Result<std::unique_ptr<Checkpoint>> rewrite(const std::function<void(std::vector<TensorBlob>&)>& edit) {
-    auto ck = Checkpoint::open(golden_dir("tiny-flash"));
-    if (!ck.ok()) return ck.status();
-    std::vector<TensorBlob> blobs;
-    for (const TensorInfo* t : (*ck)->tensors())
-      blobs.push_back({t->name, t->dtype, t->shape, std::vector<uint8_t>(t->data, t->data + t->nbytes())});
-    edit(blobs);
-    std::vector<int> shard_of(blobs.size());
-    for (size_t i = 0; i < blobs.size(); ++i) shard_of[i] = blobs[i].name.starts_with("layers.") ? 0 : 1;
-    DSV4_TRY(write_sharded_safetensors(dir_.string(), blobs, shard_of));
+    DSV4_TRY(testing_ckpt::rewrite_checkpoint(golden_dir("tiny-flash"), dir_, edit));
     return Checkpoint::open(dir_.string());
   }
 
