@@ -159,6 +159,16 @@ void CompletionParser::break_block(std::string why) {
   state_ = State::kBroken;
 }
 
+// After an invoke header or a parameter: another parameter follows, or the invoke ends.
+void CompletionParser::param_or_end_invoke(bool param_follows, std::vector<ParseEvent>& ev) {
+  if (param_follows) {
+    step_ = Step::kParam;
+  } else {
+    end_invoke(ev);
+    step_ = Step::kGap;
+  }
+}
+
 void CompletionParser::end_invoke(std::vector<ParseEvent>& ev) {
   ParsedToolCall call{invoke_name_, dsml_arguments_json(params_)};
   const int index = static_cast<int>(r_.tool_calls.size());
@@ -225,12 +235,7 @@ bool CompletionParser::advance_tool_calls(std::vector<ParseEvent>& ev) {
       }
       invoke_name_ = *name;
       ev.push_back({ParseEventKind::kToolCallBegin, invoke_name_, static_cast<int>(r_.tool_calls.size()), {}});
-      if (m.marker == kParamOpen) {
-        step_ = Step::kParam;
-      } else {
-        end_invoke(ev);
-        step_ = Step::kGap;
-      }
+      param_or_end_invoke(m.marker == kParamOpen, ev);
       break;
     }
     case Step::kParam: {
@@ -257,12 +262,7 @@ bool CompletionParser::advance_tool_calls(std::vector<ParseEvent>& ev) {
         break_block("malformed text after a parameter of tool call '" + invoke_name_ + "'");
         return true;
       }
-      if (m.marker == kParamOpen) {
-        step_ = Step::kParam;
-      } else {
-        end_invoke(ev);
-        step_ = Step::kGap;
-      }
+      param_or_end_invoke(m.marker == kParamOpen, ev);
       break;
   }
   if (in_invoke_) invoke_raw_.append(buf_, 0, m.pos + m.marker.size());

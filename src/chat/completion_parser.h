@@ -92,6 +92,7 @@ class CompletionParser {
   void emit_text(std::string_view text, std::vector<ParseEvent>& ev);
   void break_block(std::string why);
   void end_invoke(std::vector<ParseEvent>& ev);
+  void param_or_end_invoke(bool param_follows, std::vector<ParseEvent>& ev);
   void add_error(std::string e);
 
   State state_;
