@@ -17,6 +17,8 @@ namespace {
 
 constexpr int kAttnBlock = 64;  // candidates per online-softmax block in the reference kernel
 
+int64_t compressor_width(const CompressorWeights& cw) { return (cw.overlap ? 2 : 1) * int64_t{cw.head_dim}; }
+
 void store_row(const float* src, int64_t n, bf16* dst) {
   for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
 }
@@ -88,6 +90,12 @@ void sparse_attention(const float* q, int n_heads, int head_dim, const std::vect
 
 void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, LayerState& st,
                        const float* a, int64_t n, int64_t pos0, float* out, LayerTrace* trace) {
+  const Segment seg{&st, 0, n, pos0};
+  attention_forward(c, w, rope, std::span<const Segment>(&seg, 1), a, n, out, trace);
+}
+
+void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
+                       std::span<const Segment> segments, const float* a, int64_t n, float* out, LayerTrace* trace) {
   const int64_t d = c.hidden_size, H = c.num_attention_heads, D = c.head_dim;
   const int rd = c.qk_rope_head_dim, W = c.sliding_window;
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -103,7 +111,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
   // Compressor / indexer projections (fp32 GEMMs with bf16 weights).
   std::vector<float> cu, cz, iu, iz, iq, iw;
   if (w.has_compressor) {
-    const int64_t wd = st.compressor.width;
+    const int64_t wd = compressor_width(w.compressor);
     cu.resize(n * wd);
     cz.resize(n * wd);
     kernels::linear_bf16(a, n, w.compressor.wkv, wd, d, cu.data(), false);
@@ -111,7 +119,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
   }
   const int64_t nih = c.index_n_heads, dih = c.index_head_dim;
   if (w.has_indexer) {
-    const int64_t wd = st.idx_compressor.width;
+    const int64_t wd = compressor_width(w.indexer.compressor);
     iu.resize(n * wd);
     iz.resize(n * wd);
     kernels::linear_bf16(a, n, w.indexer.compressor.wkv, wd, d, iu.data(), false);
@@ -127,8 +135,10 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
 
   const float scale = static_cast<float>(std::pow(static_cast<double>(D), -0.5));
   std::vector<float> cs(rd / 2), sn(rd / 2), entry(D), ientry(dih), o(n * H * D), scores;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t t = pos0 + i;
+  for (const Segment& seg : segments)
+  for (int64_t i = seg.row0; i < seg.row0 + seg.n; ++i) {
+    LayerState& st = *seg.st;
+    const int64_t t = seg.pos0 + (i - seg.row0);
     rope.at(t, cs.data(), sn.data());
     float* qt = &q[i * H * D];
     for (int64_t h = 0; h < H; ++h) {

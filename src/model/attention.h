@@ -4,6 +4,7 @@
 // probabilities, inverse RoPE on the output, grouped low-rank output projection.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "io/config.h"
@@ -17,7 +18,19 @@ struct LayerTrace;  // model/block.h
 
 void init_layer_state(const ModelConfig& c, const LayerWeights& w, LayerState& st);
 
-// a: [n, d] attn-normed inputs of positions pos0..pos0+n-1; out: [n, d].
+// Rows [row0, row0 + n) of a batch belong to one sequence, whose state `st` they advance from
+// position pos0 on. A batch holds any number of segments (of different sequences).
+struct Segment {
+  LayerState* st = nullptr;
+  int64_t row0 = 0, n = 0, pos0 = 0;
+};
+
+// a: [n, d] attn-normed inputs; out: [n, d]. The projections run over all rows of the batch at
+// once (row-independent arithmetic); the per-token part runs per segment on its own state, so a
+// row's result never depends on which other segments share the batch.
+void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
+                       std::span<const Segment> segments, const float* a, int64_t n, float* out, LayerTrace* trace);
+// One segment: positions pos0..pos0+n-1 of the sequence whose state is `st`.
 void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, LayerState& st,
                        const float* a, int64_t n, int64_t pos0, float* out, LayerTrace* trace);
 

@@ -63,14 +63,19 @@ void Model::run_layer(int layer, LayerState& st, float* x, const int32_t* tokens
   block_forward(config(), w, rope, st, x, tokens, n, pos0, trace);
 }
 
-void Model::head_logits(const float* x_final, float* logits) const {
+void Model::head_logits(const float* x_final, float* logits) const { head_logits_rows(x_final, 0, 1, logits); }
+
+void Model::head_logits_rows(const float* x_final, int64_t stride, int64_t m, float* logits) const {
   const ModelConfig& c = config();
   const int64_t d = c.hidden_size;
-  std::vector<float> h(d);
-  hc_head(x_final, w_->hc_head, c.hc_mult, d, static_cast<float>(c.rms_norm_eps), static_cast<float>(c.hc_eps),
-          h.data());
-  kernels::rms_norm(h.data(), w_->norm, d, static_cast<float>(c.rms_norm_eps), h.data());
-  kernels::linear_bf16(h.data(), 1, w_->head, c.vocab_size, d, logits, false);
+  std::vector<float> h(m * d);
+  for (int64_t r = 0; r < m; ++r) {
+    hc_head(x_final + r * stride, w_->hc_head, c.hc_mult, d, static_cast<float>(c.rms_norm_eps),
+            static_cast<float>(c.hc_eps), &h[r * d]);
+    kernels::rms_norm(&h[r * d], w_->norm, d, static_cast<float>(c.rms_norm_eps), &h[r * d]);
+  }
+  // One GEMM for all rows: the head (the largest bf16 matrix) is read once per call.
+  kernels::linear_bf16(h.data(), m, w_->head, c.vocab_size, d, logits, false);
 }
 
 Result<std::vector<float>> Model::forward(Sequence& seq, std::span<const int32_t> tokens, int64_t n_out,
@@ -85,40 +90,141 @@ Result<std::vector<float>> Model::forward(Sequence& seq, std::span<const int32_t
   for (int l = 0; l < c.num_hidden_layers; ++l) run_layer(l, seq.layers[l], x.data(), tokens.data(), n, seq.pos, nullptr);
   seq.pos += n;
   std::vector<float> logits(n_out * c.vocab_size);
-  for (int64_t i = 0; i < n_out; ++i) head_logits(&x[(n - n_out + i) * row], &logits[i * c.vocab_size]);
+  if (n_out > 0) head_logits_rows(&x[(n - n_out) * row], row, n_out, logits.data());
   if (final_state) *final_state = std::move(x);
   return logits;
 }
 
+Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> inputs) const {
+  const ModelConfig& c = config();
+  int64_t n = 0, n_out = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const SeqInput& in = inputs[i];
+    if (!in.seq) return error("batch input {} has no sequence", i);
+    for (size_t j = 0; j < i; ++j)
+      if (inputs[j].seq == in.seq) return error("batch inputs {} and {} name the same sequence", j, i);
+    DSV4_TRY(check_tokens(in.tokens));
+    const int64_t len = static_cast<int64_t>(in.tokens.size());
+    if (in.n_out < 0 || in.n_out > len) return error("asked for {} logit rows from {} tokens", in.n_out, len);
+    n += len;
+    n_out += in.n_out;
+  }
+  std::vector<SeqOutput> out(inputs.size());
+  if (n == 0) return out;
+  std::vector<int32_t> tokens;
+  tokens.reserve(n);
+  for (const SeqInput& in : inputs) tokens.insert(tokens.end(), in.tokens.begin(), in.tokens.end());
+  const int64_t row = c.hc_dim();
+  std::vector<float> x(n * row);
+  embed(tokens, x.data());
+  std::vector<Segment> segs(inputs.size());
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    int64_t r0 = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const int64_t len = static_cast<int64_t>(inputs[i].tokens.size());
+      segs[i] = Segment{&inputs[i].seq->layers[l], r0, len, inputs[i].seq->pos};
+      r0 += len;
+    }
+    const LayerWeights& w = w_->layers[l];
+    block_forward(c, w, w.spec.compress_ratio > 0 ? rope_compressed_ : rope_window_, segs, x.data(), tokens.data(),
+                  n, nullptr);
+  }
+  // The output rows of every sequence through the head together.
+  std::vector<float> xo(n_out * row), logits(n_out * c.vocab_size);
+  int64_t r0 = 0, o = 0;
+  for (const SeqInput& in : inputs) {
+    const int64_t len = static_cast<int64_t>(in.tokens.size());
+    std::copy(&x[(r0 + len - in.n_out) * row], &x[(r0 + len) * row], &xo[o * row]);
+    r0 += len;
+    o += in.n_out;
+  }
+  if (n_out > 0) head_logits_rows(xo.data(), row, n_out, logits.data());
+  o = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const SeqInput& in = inputs[i];
+    out[i].logits.assign(&logits[o * c.vocab_size], &logits[(o + in.n_out) * c.vocab_size]);
+    if (in.want_states) out[i].states.assign(&xo[o * row], &xo[(o + in.n_out) * row]);
+    o += in.n_out;
+    in.seq->pos += static_cast<int64_t>(in.tokens.size());
+  }
+  return out;
+}
+
 Result<std::vector<float>> Model::mtp_forward(Sequence& seq, const float* h, std::span<const int32_t> next_tokens,
                                               std::vector<float>* block_out) const {
+  const MtpInput in{&seq, h, next_tokens};
+  std::vector<std::vector<float>> logits;
+  DSV4_TRY(mtp_rows(std::span<const MtpInput>(&in, 1), &logits, block_out));
+  return std::move(logits[0]);
+}
+
+Result<std::vector<std::vector<float>>> Model::mtp_forward_batch(std::span<const MtpInput> inputs) const {
+  std::vector<std::vector<float>> logits;
+  DSV4_TRY(mtp_rows(inputs, &logits, nullptr));
+  return logits;
+}
+
+Status Model::mtp_rows(std::span<const MtpInput> inputs, std::vector<std::vector<float>>* logits,
+                       std::vector<float>* block_out) const {
   if (w_->mtp.empty()) return error("this checkpoint has no MTP block");
-  DSV4_TRY(check_tokens(next_tokens));
   const ModelConfig& c = config();
+  int64_t n = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].seq) return error("MTP input {} has no sequence", i);
+    if (inputs[i].next_tokens.empty()) return error("MTP input {} has no tokens", i);
+    for (size_t j = 0; j < i; ++j)
+      if (inputs[j].seq == inputs[i].seq) return error("MTP inputs {} and {} name the same sequence", j, i);
+    DSV4_TRY(check_tokens(inputs[i].next_tokens));
+    n += static_cast<int64_t>(inputs[i].next_tokens.size());
+  }
   const LayerWeights& w = w_->mtp[0];
-  const int64_t n = static_cast<int64_t>(next_tokens.size()), d = c.hidden_size;
+  const int64_t d = c.hidden_size;
   const int hc = c.hc_mult;
   const float eps = static_cast<float>(c.rms_norm_eps);
-  // x_k = e_proj(enorm(embed(tok))) + h_proj(hnorm(h_k)), per stream k, added in bf16.
+  std::vector<int32_t> tokens;
   std::vector<float> e(n * d), ep(n * d), hn(n * hc * d), hp(n * hc * d), x(n * hc * d);
+  for (const MtpInput& in : inputs) {
+    const int64_t t0 = static_cast<int64_t>(tokens.size());
+    tokens.insert(tokens.end(), in.next_tokens.begin(), in.next_tokens.end());
+    for (int64_t j = 0; j < static_cast<int64_t>(in.next_tokens.size()); ++j)
+      for (int k = 0; k < hc; ++k)
+        std::copy(&in.h[(j * hc + k) * d], &in.h[(j * hc + k + 1) * d], &hn[((t0 + j) * hc + k) * d]);
+  }
+  // x_k = e_proj(enorm(embed(tok))) + h_proj(hnorm(h_k)), per stream k, added in bf16.
   for (int64_t t = 0; t < n; ++t) {
-    for (int64_t i = 0; i < d; ++i) e[t * d + i] = bf16_to_f32(w_->embed[next_tokens[t] * d + i]);
+    for (int64_t i = 0; i < d; ++i) e[t * d + i] = bf16_to_f32(w_->embed[tokens[t] * d + i]);
     kernels::rms_norm(&e[t * d], w.enorm, d, eps, &e[t * d]);
-    for (int k = 0; k < hc; ++k) kernels::rms_norm(&h[(t * hc + k) * d], w.hnorm, d, eps, &hn[(t * hc + k) * d]);
+    for (int k = 0; k < hc; ++k) kernels::rms_norm(&hn[(t * hc + k) * d], w.hnorm, d, eps, &hn[(t * hc + k) * d]);
   }
   linear_forward(w.e_proj, e.data(), n, ep.data());
   linear_forward(w.h_proj, hn.data(), n * hc, hp.data());
   for (int64_t t = 0; t < n; ++t)
     for (int k = 0; k < hc; ++k)
       for (int64_t i = 0; i < d; ++i) x[(t * hc + k) * d + i] = round_bf16(ep[t * d + i] + hp[(t * hc + k) * d + i]);
-  run_layer(c.num_hidden_layers, seq.mtp[0], x.data(), next_tokens.data(), n, seq.mtp_pos, nullptr);
-  seq.mtp_pos += n;
-  std::vector<float> hh(d), logits(c.vocab_size);
-  hc_head(&x[(n - 1) * hc * d], w.mtp_head, hc, d, eps, static_cast<float>(c.hc_eps), hh.data());
-  kernels::rms_norm(hh.data(), w.mtp_norm, d, eps, hh.data());
-  kernels::linear_bf16(hh.data(), 1, w_->head, c.vocab_size, d, logits.data(), false);
+  std::vector<Segment> segs(inputs.size());
+  int64_t r0 = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int64_t len = static_cast<int64_t>(inputs[i].next_tokens.size());
+    segs[i] = Segment{&inputs[i].seq->mtp[0], r0, len, inputs[i].seq->mtp_pos};
+    r0 += len;
+  }
+  block_forward(c, w, w.spec.compress_ratio > 0 ? rope_compressed_ : rope_window_, segs, x.data(), tokens.data(), n,
+                nullptr);
+  // The head on each input's last pair, all rows in one GEMM.
+  const int64_t m = static_cast<int64_t>(inputs.size());
+  std::vector<float> hh(m * d), all(m * c.vocab_size);
+  r0 = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    r0 += static_cast<int64_t>(inputs[i].next_tokens.size());
+    hc_head(&x[(r0 - 1) * hc * d], w.mtp_head, hc, d, eps, static_cast<float>(c.hc_eps), &hh[i * d]);
+    kernels::rms_norm(&hh[i * d], w.mtp_norm, d, eps, &hh[i * d]);
+    inputs[i].seq->mtp_pos += static_cast<int64_t>(inputs[i].next_tokens.size());
+  }
+  kernels::linear_bf16(hh.data(), m, w_->head, c.vocab_size, d, all.data(), false);
+  logits->resize(m);
+  for (int64_t i = 0; i < m; ++i) (*logits)[i].assign(&all[i * c.vocab_size], &all[(i + 1) * c.vocab_size]);
   if (block_out) *block_out = std::move(x);
-  return logits;
+  return ok_status();
 }
 
 }  // namespace dsv4::model

@@ -25,6 +25,25 @@ struct Sequence {
   int64_t mtp_pos = 0;
 };
 
+// One sequence's part of a batched forward: feed `tokens` at positions seq->pos...
+struct SeqInput {
+  Sequence* seq = nullptr;
+  std::span<const int32_t> tokens;
+  int64_t n_out = 0;        // logits of the last n_out positions
+  bool want_states = false; // also the final HC state [n_out, hc*d] of those positions (MTP input)
+};
+struct SeqOutput {
+  std::vector<float> logits;  // [n_out, V]
+  std::vector<float> states;  // [n_out, hc*d] when asked for
+};
+
+// One sequence's part of a batched MTP call: pairs (h[j], next_tokens[j]) at positions seq->mtp_pos...
+struct MtpInput {
+  Sequence* seq = nullptr;
+  const float* h = nullptr;  // [n, hc*d]
+  std::span<const int32_t> next_tokens;
+};
+
 class Model {
  public:
   static Result<std::unique_ptr<Model>> load(const std::string& dir);
@@ -40,6 +59,14 @@ class Model {
   Result<std::vector<float>> forward(Sequence& seq, std::span<const int32_t> tokens, int64_t n_out,
                                      std::vector<float>* final_state = nullptr) const;
 
+  // Many sequences in one forward: the rows of all inputs go through every linear and MoE
+  // expert together (each weight is read once per call), while attention runs per sequence on its
+  // own state. Each sequence's logits are bitwise the same as when it runs alone. Sequences must
+  // be distinct; an error (bad token id, bad n_out) leaves every sequence unchanged.
+  Result<std::vector<SeqOutput>> forward_batch(std::span<const SeqInput> inputs) const;
+  // The MTP block for many sequences at once; returns the logits [V] of each input's last pair.
+  Result<std::vector<std::vector<float>>> mtp_forward_batch(std::span<const MtpInput> inputs) const;
+
   // The MTP block on pairs (h[j], next_tokens[j]) at positions seq.mtp_pos...: h [n, hc, d].
   // Returns logits [1, V] of the last pair; block_out (optional) gets the block output [n, hc, d].
   Result<std::vector<float>> mtp_forward(Sequence& seq, const float* h, std::span<const int32_t> next_tokens,
@@ -50,10 +77,14 @@ class Model {
   void run_layer(int layer, LayerState& st, float* x, const int32_t* tokens, int64_t n, int64_t pos0,
                  LayerTrace* trace) const;
   void head_logits(const float* x_final, float* logits) const;  // one position: [hc, d] -> [V]
+  // m positions at once (rows of x_final may be spaced `stride` floats apart): [m, V].
+  void head_logits_rows(const float* x_final, int64_t stride, int64_t m, float* logits) const;
   void init_state(int layer, LayerState& st) const;
 
  private:
   Status check_tokens(std::span<const int32_t> tokens) const;
+  Status mtp_rows(std::span<const MtpInput> inputs, std::vector<std::vector<float>>* logits,
+                  std::vector<float>* block_out) const;
   std::unique_ptr<ModelWeights> w_;
   RopeTable rope_window_, rope_compressed_;
 };
