@@ -139,11 +139,16 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
     o += in.n_out;
   }
   if (n_out > 0) head_logits_rows(xo.data(), row, n_out, logits.data());
+  r0 = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int64_t len = static_cast<int64_t>(inputs[i].tokens.size());
+    if (inputs[i].want_states) out[i].states.assign(&x[r0 * row], &x[(r0 + len) * row]);
+    r0 += len;
+  }
   o = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const SeqInput& in = inputs[i];
     out[i].logits.assign(&logits[o * c.vocab_size], &logits[(o + in.n_out) * c.vocab_size]);
-    if (in.want_states) out[i].states.assign(&xo[o * row], &xo[(o + in.n_out) * row]);
     o += in.n_out;
     in.seq->pos += static_cast<int64_t>(in.tokens.size());
   }

@@ -30,11 +30,11 @@ struct SeqInput {
   Sequence* seq = nullptr;
   std::span<const int32_t> tokens;
   int64_t n_out = 0;        // logits of the last n_out positions
-  bool want_states = false; // also the final HC state [n_out, hc*d] of those positions (MTP input)
+  bool want_states = false; // also the final HC state [n, hc*d] of every fed position (MTP input)
 };
 struct SeqOutput {
   std::vector<float> logits;  // [n_out, V]
-  std::vector<float> states;  // [n_out, hc*d] when asked for
+  std::vector<float> states;  // [n, hc*d] when asked for
 };
 
 // One sequence's part of a batched MTP call: pairs (h[j], next_tokens[j]) at positions seq->mtp_pos...

@@ -1,0 +1,97 @@
+// The generation engine: one owner thread holds the model, every sequence's state and the
+// scheduler; callers submit requests from any thread and read each request's events from its
+// Stream. Every step mixes the decode tokens of all running sequences with prefill chunks of new
+// ones under a token budget (continuous batching), so a long prompt never stalls the decoders
+// for more than one step. A sequence's logits are bitwise the same whatever runs beside it
+// (model::Model::forward_batch), so outputs do not depend on the load.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+
+#include "engine/request.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dsv4::engine {
+
+struct EngineOptions {
+  int step_tokens = 256;      // token budget of one step (decode tokens first, then prefill chunks)
+  int64_t max_context = 0;    // 0: the config's max_position_embeddings
+  int speculative = 1;        // default MTP draft tokens per step when the model has MTP (0 = off)
+  int max_running = 256;      // requests admitted at once; later ones wait in the queue
+  // Test and debug hook, called on the owner thread with every logits row a token is drawn
+  // from: the request id, the choice, the position of the drawn token and the raw logits.
+  std::function<void(uint64_t, int, int64_t, std::span<const float>)> on_logits;
+};
+
+// The events of one request, in order. Thread-safe; cancel() may be called from any thread.
+class Stream {
+ public:
+  explicit Stream(uint64_t id) : id_(id) {}
+  // Blocks until the next event; false once the last event has been read.
+  bool next(Event* e);
+  // The next event if one is ready.
+  std::optional<Event> try_next();
+  void cancel() { cancelled_ = true; }
+  bool cancelled() const { return cancelled_; }
+  uint64_t id() const { return id_; }
+
+  void push(Event e);  // engine side
+
+ private:
+  uint64_t id_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> q_;
+  bool ended_ = false, drained_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+struct EngineStats {
+  int64_t steps = 0;
+  int64_t max_step_tokens = 0;  // most tokens fed in one step
+  int64_t forward_tokens = 0;   // tokens fed in all steps
+};
+
+class Engine {
+ public:
+  // `tokenizer` may be null: then events carry no text and stop strings are rejected.
+  Engine(const model::Model& m, const Tokenizer* tokenizer, EngineOptions opt = {});
+  ~Engine();  // ends every running request (cancelled) and joins the owner thread
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  std::shared_ptr<Stream> submit(Request r);
+  EngineStats stats() const;
+  const EngineOptions& options() const { return opt_; }
+  int64_t max_context() const { return max_ctx_; }
+
+  struct Job;  // engine_step.cc
+
+ private:
+  void loop();
+  void step();
+
+  const model::Model& m_;
+  const Tokenizer* tok_;
+  EngineOptions opt_;
+  int64_t max_ctx_;
+  std::thread owner_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Job>> incoming_;
+  std::deque<std::unique_ptr<Job>> jobs_;  // owner thread only
+  bool stop_ = false;
+  uint64_t next_id_ = 1;
+  EngineStats stats_;
+};
+
+}  // namespace dsv4::engine
