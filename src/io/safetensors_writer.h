@@ -5,6 +5,7 @@
 // plus model.safetensors.index.json {"metadata": {"total_size": N}, "weight_map": {...}}.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,6 +35,19 @@ Status write_safetensors(const std::string& path, const std::vector<const Tensor
 // index in [0, max] must be used). Creates dir if needed. Also writes model.safetensors.index.json.
 Status write_sharded_safetensors(const std::string& dir, const std::vector<TensorBlob>& tensors,
                                  const std::vector<int>& shard_of);
+
+// Streaming form for checkpoints larger than memory: the header of every shard is computed up front
+// from names, dtypes and shapes alone, then `produce(i)` is called once per tensor, in file order,
+// and its bytes are written and dropped before the next call. Same bytes on disk as
+// write_sharded_safetensors() given the same tensors.
+struct TensorMeta {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+};
+using TensorProducer = std::function<Result<std::vector<uint8_t>>(size_t index)>;
+Status write_sharded_safetensors_streaming(const std::string& dir, const std::vector<TensorMeta>& tensors,
+                                           const std::vector<int>& shard_of, const TensorProducer& produce);
 
 std::string shard_file_name(int index, int count);  // "model-00001-of-00002.safetensors"
 
