@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <string_view>
+#include <thread>
 
 #include "base/check.h"
 #include "model/schema.h"
@@ -27,6 +29,9 @@ class Rng {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
   }
+  // splitmix64 is a counter: skipping n outputs is one multiply, which lets threads draw disjoint
+  // ranges of one tensor's stream and still produce exactly the sequential values.
+  void skip(uint64_t n) { s_ += n * 0x9e3779b97f4a7c15ull; }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   double normal() {  // Box-Muller
@@ -77,10 +82,40 @@ Init init_for(const TensorSpec& s, int64_t fan_in) {
   return {Init::kNormal, 0, inv};  // attention / MTP projections, compressor wkv, weights_proj
 }
 
+// Runs fn(begin, end) over [0, n) in contiguous chunks on up to hardware_concurrency threads
+// (one thread below 2 * min_chunk items: small tensors are not worth a thread start).
+void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t hw = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t t = std::clamp<int64_t>(n / std::max<int64_t>(1, min_chunk), 1, hw);
+  if (t <= 1) {
+    fn(0, n);
+    return;
+  }
+  std::vector<std::thread> threads;
+  for (int64_t i = 1; i < t; ++i) threads.emplace_back(fn, n * i / t, n * (i + 1) / t);
+  fn(0, n / t);
+  for (auto& th : threads) th.join();
+}
+
+constexpr int64_t kMinChunk = int64_t{1} << 20;
+
+// Draws n values from rng's stream, in parallel; store(i, value) gets the i-th value. Leaves rng
+// where the sequential loop would.
+template <typename Store>
+void draw_into(const Init& init, int64_t n, Rng& rng, const Store& store) {
+  const uint64_t per = init.kind == Init::kNormal ? 2 : 1;  // rng outputs per value
+  parallel_for(n, kMinChunk, [&](int64_t begin, int64_t end) {
+    Rng r = rng;
+    r.skip(per * static_cast<uint64_t>(begin));
+    for (int64_t i = begin; i < end; ++i)
+      store(i, static_cast<float>(init.kind == Init::kNormal ? init.a + init.b * r.normal() : r.uniform(init.a, init.b)));
+  });
+  rng.skip(per * static_cast<uint64_t>(n));
+}
+
 std::vector<float> draw(const Init& init, int64_t n, Rng& rng) {
   std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v)
-    x = static_cast<float>(init.kind == Init::kNormal ? init.a + init.b * rng.normal() : rng.uniform(init.a, init.b));
+  draw_into(init, n, rng, [&](int64_t i, float x) { v[i] = x; });
   return v;
 }
 
@@ -127,19 +162,21 @@ void quantize_fp8(const std::vector<float>& w, int64_t rows, int64_t cols, int b
   const int64_t sr = (rows + br - 1) / br, sc = (cols + bc - 1) / bc;
   weight->bytes.assign(static_cast<size_t>(rows * cols), 0);
   scale->bytes.assign(static_cast<size_t>(sr * sc), 0);
-  for (int64_t bi = 0; bi < sr; ++bi)
-    for (int64_t bj = 0; bj < sc; ++bj) {
-      const int64_t r1 = std::min(rows, (bi + 1) * br), c1 = std::min(cols, (bj + 1) * bc);
-      float amax = kFp8AmaxFloor;
-      for (int64_t r = bi * br; r < r1; ++r)
-        for (int64_t c = bj * bc; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
-      const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp8Max);
-      const float inv_s = pow2f(-e);
-      scale->bytes[bi * sc + bj] = e8m0_byte(e);
-      for (int64_t r = bi * br; r < r1; ++r)
-        for (int64_t c = bj * bc; c < c1; ++c)
-          weight->bytes[r * cols + c] = f32_to_fp8_e4m3(std::clamp(w[r * cols + c] * inv_s, -kFp8Max, kFp8Max));
-    }
+  parallel_for(sr, std::max<int64_t>(1, kMinChunk / (int64_t{br} * cols)), [&](int64_t bi0, int64_t bi1) {
+    for (int64_t bi = bi0; bi < bi1; ++bi)
+      for (int64_t bj = 0; bj < sc; ++bj) {
+        const int64_t r1 = std::min(rows, (bi + 1) * br), c1 = std::min(cols, (bj + 1) * bc);
+        float amax = kFp8AmaxFloor;
+        for (int64_t r = bi * br; r < r1; ++r)
+          for (int64_t c = bj * bc; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
+        const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp8Max);
+        const float inv_s = pow2f(-e);
+        scale->bytes[bi * sc + bj] = e8m0_byte(e);
+        for (int64_t r = bi * br; r < r1; ++r)
+          for (int64_t c = bj * bc; c < c1; ++c)
+            weight->bytes[r * cols + c] = f32_to_fp8_e4m3(std::clamp(w[r * cols + c] * inv_s, -kFp8Max, kFp8Max));
+      }
+  });
 }
 
 // Packed FP4 e2m1 weight [rows, cols/2] + one UE8M0 scale per row per `block` inputs.
@@ -147,19 +184,21 @@ void quantize_fp4(const std::vector<float>& w, int64_t rows, int64_t cols, int b
                   TensorBlob* scale) {
   weight->bytes.assign(static_cast<size_t>(rows * cols / 2), 0);
   scale->bytes.assign(static_cast<size_t>(rows * (cols / block)), 0);
-  std::vector<uint8_t> codes(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = &w[r * cols];
-    for (int64_t k = 0; k < cols; k += block) {
-      float amax = kFp4AmaxFloor;
-      for (int64_t i = k; i < k + block; ++i) amax = std::max(amax, std::fabs(row[i]));
-      const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp4Max);
-      const float inv_s = pow2f(-e);
-      scale->bytes[r * (cols / block) + k / block] = e8m0_byte(e);
-      for (int64_t i = k; i < k + block; ++i) codes[i] = f32_to_fp4_e2m1(std::clamp(row[i] * inv_s, -kFp4Max, kFp4Max));
+  parallel_for(rows, std::max<int64_t>(1, kMinChunk / cols), [&](int64_t r0, int64_t r1) {
+    std::vector<uint8_t> codes(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = &w[r * cols];
+      for (int64_t k = 0; k < cols; k += block) {
+        float amax = kFp4AmaxFloor;
+        for (int64_t i = k; i < k + block; ++i) amax = std::max(amax, std::fabs(row[i]));
+        const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp4Max);
+        const float inv_s = pow2f(-e);
+        scale->bytes[r * (cols / block) + k / block] = e8m0_byte(e);
+        for (int64_t i = k; i < k + block; ++i) codes[i] = f32_to_fp4_e2m1(std::clamp(row[i] * inv_s, -kFp4Max, kFp4Max));
+      }
+      for (int64_t c = 0; c < cols / 2; ++c) weight->bytes[r * (cols / 2) + c] = fp4_pack(codes[2 * c], codes[2 * c + 1]);
     }
-    for (int64_t c = 0; c < cols / 2; ++c) weight->bytes[r * (cols / 2) + c] = fp4_pack(codes[2 * c], codes[2 * c + 1]);
-  }
+  });
 }
 
 // tid2eid: for every token, k distinct expert ids in [0, E) (a partial Fisher-Yates shuffle).
@@ -178,56 +217,74 @@ void fill_hash_table(int64_t vocab, int k, int n_experts, Rng& rng, TensorBlob* 
 
 }  // namespace
 
-std::vector<TensorBlob> random_checkpoint_tensors(const ModelConfig& cfg, uint64_t seed) {
-  const std::vector<TensorSpec> specs = expected_tensors(cfg);
-  std::vector<TensorBlob> blobs(specs.size());
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    blobs[i].name = specs[i].name;
-    blobs[i].dtype = specs[i].dtype;
-    blobs[i].shape = specs[i].shape;
-    index[specs[i].name] = i;
+RandomTensorSource::RandomTensorSource(const ModelConfig& cfg, uint64_t seed)
+    : cfg_(cfg), seed_(seed), specs_(expected_tensors(cfg)) {
+  for (size_t i = 0; i < specs_.size(); ++i) index_[specs_[i].name] = i;
+}
+
+std::vector<uint8_t> RandomTensorSource::take(size_t i) {
+  if (auto it = pending_.find(i); it != pending_.end()) {
+    std::vector<uint8_t> bytes = std::move(it->second);
+    pending_.erase(it);
+    return bytes;
   }
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const TensorSpec& s = specs[i];
-    const uint64_t seed_mix = seed * 0x9e3779b97f4a7c15ull + 0x5851f42d4c957f2dull;
-    Rng rng(fnv1a(s.name) ^ seed_mix);
-    TensorBlob& b = blobs[i];
-    switch (s.role) {
-      case TensorRole::kBlockScale:
-      case TensorRole::kFp4Scale:
-        break;  // written together with its weight
-      case TensorRole::kFp8Weight:
-      case TensorRole::kFp4Weight: {
-        const int64_t rows = s.shape[0];
-        const int64_t cols = s.role == TensorRole::kFp4Weight ? 2 * s.shape[1] : s.shape[1];
-        std::vector<float> w = draw(init_for(s, cols), rows * cols, rng);
-        apply_hot_units(s, rows, cols, seed_mix, &w);
-        const std::string scale_name = s.name.substr(0, s.name.size() - std::string_view("weight").size()) + "scale";
-        auto it = index.find(scale_name);
-        DSV4_CHECK(it != index.end());
-        if (s.role == TensorRole::kFp8Weight)
-          quantize_fp8(w, rows, cols, cfg.weight_block_rows, cfg.weight_block_cols, &b, &blobs[it->second]);
-        else
-          quantize_fp4(w, rows, cols, cfg.fp4_block_size, &b, &blobs[it->second]);
-        break;
-      }
-      case TensorRole::kHashTable:
-        fill_hash_table(s.shape[0], static_cast<int>(s.shape[1]), cfg.n_routed_experts, rng, &b);
-        break;
-      case TensorRole::kPlain: {
-        const int64_t fan_in = s.shape.size() == 2 ? s.shape[1] : 1;
-        const std::vector<float> v = draw(init_for(s, fan_in), s.numel(), rng);
-        b.bytes.reserve(static_cast<size_t>(s.nbytes()));
-        for (float x : v) {
-          if (s.dtype == DType::kBF16)
-            append_le<uint16_t>(b.bytes, f32_to_bf16(x).bits);
-          else
-            append_le<float>(b.bytes, x);
-        }
-        break;
-      }
+  const TensorSpec* s = &specs_[i];
+  const uint64_t seed_mix = seed_ * 0x9e3779b97f4a7c15ull + 0x5851f42d4c957f2dull;
+  TensorBlob b;
+  switch (s->role) {
+    case TensorRole::kBlockScale:
+    case TensorRole::kFp4Scale:
+    case TensorRole::kFp8Weight:
+    case TensorRole::kFp4Weight: {
+      // A scale is made by quantizing its weight: work from the weight's spec either way.
+      const bool is_scale = s->role == TensorRole::kBlockScale || s->role == TensorRole::kFp4Scale;
+      const std::string stem = s->name.substr(0, s->name.rfind('.') + 1);  // "...wq_a."
+      auto wi = index_.find(stem + "weight"), si = index_.find(stem + "scale");
+      DSV4_CHECK(wi != index_.end() && si != index_.end());
+      const TensorSpec& ws = specs_[wi->second];
+      Rng rng(fnv1a(ws.name) ^ seed_mix);
+      const int64_t rows = ws.shape[0];
+      const int64_t cols = ws.role == TensorRole::kFp4Weight ? 2 * ws.shape[1] : ws.shape[1];
+      std::vector<float> w = draw(init_for(ws, cols), rows * cols, rng);
+      apply_hot_units(ws, rows, cols, seed_mix, &w);
+      TensorBlob scale;
+      if (ws.role == TensorRole::kFp8Weight)
+        quantize_fp8(w, rows, cols, cfg_.weight_block_rows, cfg_.weight_block_cols, &b, &scale);
+      else
+        quantize_fp4(w, rows, cols, cfg_.fp4_block_size, &b, &scale);
+      if (is_scale) std::swap(b, scale);
+      pending_[is_scale ? wi->second : si->second] = std::move(scale.bytes);
+      break;
     }
+    case TensorRole::kHashTable: {
+      Rng rng(fnv1a(s->name) ^ seed_mix);
+      fill_hash_table(s->shape[0], static_cast<int>(s->shape[1]), cfg_.n_routed_experts, rng, &b);
+      break;
+    }
+    case TensorRole::kPlain: {
+      Rng rng(fnv1a(s->name) ^ seed_mix);
+      const int64_t fan_in = s->shape.size() == 2 ? s->shape[1] : 1;
+      b.bytes.resize(static_cast<size_t>(s->nbytes()));
+      uint8_t* out = b.bytes.data();
+      if (s->dtype == DType::kBF16)
+        draw_into(init_for(*s, fan_in), s->numel(), rng, [&](int64_t k, float x) {
+          const uint16_t bits = f32_to_bf16(x).bits;
+          std::memcpy(out + 2 * k, &bits, 2);  // the engine targets little-endian hosts only
+        });
+      else
+        draw_into(init_for(*s, fan_in), s->numel(), rng, [&](int64_t k, float x) { std::memcpy(out + 4 * k, &x, 4); });
+      break;
+    }
+  }
+  return std::move(b.bytes);
+}
+
+std::vector<TensorBlob> random_checkpoint_tensors(const ModelConfig& cfg, uint64_t seed) {
+  RandomTensorSource src(cfg, seed);
+  std::vector<TensorBlob> blobs(src.specs().size());
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    const TensorSpec& s = src.specs()[i];
+    blobs[i] = TensorBlob{s.name, s.dtype, s.shape, src.take(i)};
   }
   return blobs;
 }
