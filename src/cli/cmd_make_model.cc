@@ -1,5 +1,7 @@
 // dsv4 make-model: writes a random checkpoint for a config in exactly the Hugging Face V4 layout
-// (2 shards + model.safetensors.index.json + config.json), for tests and the built-in default model.
+// (shards + model.safetensors.index.json + config.json + generation_config.json), for tests, the
+// built-in default model, and (--preset flash-slice) real-size slices of V4-Flash for speed work.
+// Tensors are generated and written one at a time, so memory stays at about the largest tensor.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -7,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/flash_slice.h"
 #include "io/config.h"
 #include "io/safetensors_writer.h"
 #include "model/schema.h"
@@ -18,9 +21,15 @@ namespace fs = std::filesystem;
 
 struct MakeModelArgs {
   std::string config;
+  std::string preset;
+  int layers = 2;
   std::string out;
   uint64_t seed = 0;
+  double max_gib = 64;
+  bool dry_run = false;
 };
+
+constexpr int64_t kGiB = int64_t{1} << 30;
 
 Status write_text(const fs::path& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -31,33 +40,80 @@ Status write_text(const fs::path& path, const std::string& text) {
   return ok_status();
 }
 
-Status make_model(const MakeModelArgs& a) {
-  DSV4_ASSIGN_OR_RETURN(ModelConfig cfg, load_model_config(a.config));
-  const fs::path config_path = fs::is_directory(a.config) ? fs::path(a.config) / "config.json" : fs::path(a.config);
-  std::ifstream in(config_path, std::ios::binary);
-  if (!in) return error("{}: cannot open config", config_path.string());
-  std::stringstream config_text;
-  config_text << in.rdbuf();
-
-  // The whole model is built in memory: refuse real-model sizes instead of exhausting RAM.
-  const std::vector<TensorSpec> specs = expected_tensors(cfg);
-  int64_t total_bytes = 0;
-  for (const TensorSpec& s : specs) total_bytes += s.nbytes();
-  constexpr int64_t kMaxBytes = int64_t{4} << 30;
-  if (total_bytes > kMaxBytes)
-    return error("{}: the checkpoint would hold {:.1f} GiB; make-model builds small test models only (limit 4 GiB)",
-                 a.config, total_bytes / double(int64_t{1} << 30));
-  std::vector<TensorBlob> blobs = random_checkpoint_tensors(cfg, a.seed);
-  // Shard layout of the golden checkpoints: the embedding and the first half of the layers in
-  // shard 1; the other layers, the MTP block, the head, final norm and HC head in shard 2.
-  std::vector<int> shard_of(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const TensorSpec& s = specs[i];
-    const bool first = s.name == "embed.weight" || (s.layer >= 0 && !s.is_mtp && s.layer < cfg.num_hidden_layers / 2);
-    shard_of[i] = first ? 0 : 1;
+// The config.json text to build: the file given with --config, or the preset's.
+Result<std::string> config_text(const MakeModelArgs& a) {
+  if (a.config.empty() == a.preset.empty()) return error("give exactly one of --config and --preset");
+  if (!a.preset.empty()) {
+    if (a.preset != "flash-slice") return error("unknown preset '{}' (known: flash-slice)", a.preset);
+    return flash_slice_config(a.layers);
   }
-  DSV4_TRY(write_sharded_safetensors(a.out, blobs, shard_of));
-  DSV4_TRY(write_text(fs::path(a.out) / "config.json", config_text.str()));
+  const fs::path path = fs::is_directory(a.config) ? fs::path(a.config) / "config.json" : fs::path(a.config);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error("{}: cannot open config", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Small models (up to 4 GiB) keep the golden checkpoints' layout: the embedding and the first half
+// of the layers in shard 1, the rest, the MTP block, head, final norm and HC head in shard 2.
+// Larger ones are cut into shards of about 4 GiB in schema order, as the HF snapshots are.
+std::vector<int> assign_shards(const ModelConfig& cfg, const std::vector<TensorSpec>& specs, int64_t total) {
+  std::vector<int> shard_of(specs.size());
+  if (total <= 4 * kGiB) {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const TensorSpec& s = specs[i];
+      const bool first = s.name == "embed.weight" || (s.layer >= 0 && !s.is_mtp && s.layer < cfg.num_hidden_layers / 2);
+      shard_of[i] = first ? 0 : 1;
+    }
+    return shard_of;
+  }
+  int shard = 0;
+  int64_t used = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (used > 0 && used + specs[i].nbytes() > 4 * kGiB) {
+      ++shard;
+      used = 0;
+    }
+    shard_of[i] = shard;
+    used += specs[i].nbytes();
+  }
+  return shard_of;
+}
+
+Status make_model(const MakeModelArgs& a) {
+  const std::string label = a.preset.empty() ? a.config : "preset " + a.preset;
+  DSV4_ASSIGN_OR_RETURN(const std::string text, config_text(a));
+  DSV4_ASSIGN_OR_RETURN(ModelConfig cfg, parse_model_config(text, label));
+  const std::vector<TensorSpec> specs = expected_tensors(cfg);
+  int64_t total = 0;
+  for (const TensorSpec& s : specs) total += s.nbytes();
+  const std::vector<int> shard_of = assign_shards(cfg, specs, total);
+  if (a.dry_run) {
+    fmt::print("{}", text);
+    fmt::print(stderr, "make-model: would write {} tensors, {:.2f} GiB in {} shards\n", specs.size(),
+               total / double(kGiB), shard_of.back() + 1);
+    return ok_status();
+  }
+  // A guard against writing a whole real model by mistake (Flash is ~150 GB).
+  if (total > a.max_gib * kGiB)
+    return error("{}: the checkpoint would hold {:.1f} GiB, over the --max-gib limit of {} GiB", label,
+                 total / double(kGiB), a.max_gib);
+  std::error_code ec;
+  fs::create_directories(a.out, ec);
+  if (ec) return error("{}: cannot create directory: {}", a.out, ec.message());
+  const fs::space_info space = fs::space(a.out, ec);
+  if (!ec && static_cast<int64_t>(space.available) < total)
+    return error("{}: the checkpoint needs {:.1f} GiB but only {:.1f} GiB are free", a.out, total / double(kGiB),
+                 space.available / double(kGiB));
+
+  RandomTensorSource source(cfg, a.seed);
+  std::vector<TensorMeta> metas;
+  metas.reserve(specs.size());
+  for (const TensorSpec& s : specs) metas.push_back({s.name, s.dtype, s.shape});
+  DSV4_TRY(write_sharded_safetensors_streaming(a.out, metas, shard_of,
+                                               [&](size_t i) -> Result<std::vector<uint8_t>> { return source.take(i); }));
+  DSV4_TRY(write_text(fs::path(a.out) / "config.json", text));
   // generation_config.json as shipped with the real models (§4.1, §6).
   DSV4_TRY(write_text(fs::path(a.out) / "generation_config.json",
                       fmt::format("{{\n  \"bos_token_id\": {},\n  \"eos_token_id\": {},\n  \"do_sample\": true,\n"
@@ -77,16 +133,25 @@ std::string one_line(std::string s) {
 void add_make_model(CLI::App& app, int* rc) {
   auto args = std::make_shared<MakeModelArgs>();
   auto* cmd = app.add_subcommand("make-model", "Write a random checkpoint (HF V4 layout) for a config");
-  cmd->add_option("--config", args->config, "config.json to build the model for")->required();
-  cmd->add_option("--out", args->out, "output directory (created if needed)")->required();
+  cmd->add_option("--config", args->config, "config.json to build the model for");
+  cmd->add_option("--preset", args->preset,
+                  "built-in config instead of --config: flash-slice (V4-Flash dimensions, --layers main layers)");
+  cmd->add_option("--layers", args->layers, "main layers of the flash-slice preset (default 2)");
+  cmd->add_option("--out", args->out, "output directory (created if needed)");
   cmd->add_option("--seed", args->seed, "random seed (same seed, same bytes)");
+  cmd->add_option("--max-gib", args->max_gib, "refuse checkpoints larger than this (default 64 GiB)");
+  cmd->add_flag("--dry-run", args->dry_run, "print the config.json it would write (and a size line on stderr); write nothing");
   cmd->callback([rc, args] {
+    if (!args->dry_run && args->out.empty()) {
+      *rc = fail("make-model", "--out is required");
+      return;
+    }
     Status st = make_model(*args);
     if (!st.ok()) {
       *rc = fail("make-model", one_line(st.message()));
       return;
     }
-    fmt::print("wrote {}\n", args->out);
+    if (!args->dry_run) fmt::print("wrote {}\n", args->out);
     *rc = 0;
   });
 }
