@@ -5,7 +5,9 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
-#include "engine/generate.h"
+#include "cli/loaded_model.h"
+#include "cli/reply_stream.h"
+#include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsv4::cli {
@@ -19,6 +21,9 @@ struct RunOptions {
   int chunk = 256;
   engine::SamplingParams sampling{0.0f, 0, 1.0f, 0.0f, 0};
   bool ignore_eos = false;
+  bool raw = false, no_mtp = false, quiet = false;
+  int draft = 1;
+  std::string mode = "chat", effort;
 };
 
 Result<std::vector<int32_t>> parse_ids(const std::string& text) {
@@ -40,44 +45,51 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
 }
 
 int run(const RunOptions& o) {
-  const std::string dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
-  auto model = model::Model::load(dir);
-  if (!model.ok()) return fail("run", model.message());
-  const auto& cfg = (*model)->config();
-  std::optional<Tokenizer> tok;
-  const std::string tok_path = (std::filesystem::path(dir) / "tokenizer.json").string();
-  if (std::filesystem::exists(tok_path)) {
-    auto t = Tokenizer::load(tok_path);
-    if (!t.ok()) return fail("run", t.message());
-    tok = std::move(*t);
-  }
+  auto lm = load_model_dir(o.model_dir);
+  if (!lm.ok()) return fail("run", lm.message());
+  const model::Model& m = *lm->model;
+  const Tokenizer* tok = lm->tokenizer ? &*lm->tokenizer : nullptr;
   std::vector<int32_t> prompt;
+  bool thinking = false;
   if (!o.tokens.empty() && !o.prompt.empty()) return fail("run", "give either --tokens or --prompt, not both");
   if (!o.tokens.empty()) {
     auto ids = parse_ids(o.tokens);
     if (!ids.ok()) return fail("run", ids.message());
     prompt = *ids;
   } else if (!o.prompt.empty()) {
-    if (!tok) return fail("run", fmt::format("--prompt needs a tokenizer: {} not found", tok_path));
-    prompt = tok->encode(o.prompt);
+    if (!tok) return fail("run", fmt::format("--prompt needs a tokenizer: no tokenizer.json in {}", lm->dir));
+    std::string text = o.prompt;
+    if (!o.raw) {  // a single-turn chat in the V4 encoding
+      auto opts = chat_options(o.mode, o.effort);
+      if (!opts.ok()) return fail("run", opts.message());
+      thinking = opts->thinking;
+      chat::Message user;
+      user.role = "user";
+      user.content = o.prompt;
+      auto rendered = chat::render_chat({user}, *opts);
+      if (!rendered.ok()) return fail("run", rendered.message());
+      text = *rendered;
+    }
+    prompt = tok->encode(text);
   } else {
-    prompt = {static_cast<int32_t>(cfg.bos_token_id)};
+    prompt = {static_cast<int32_t>(m.config().bos_token_id)};
   }
-  engine::GenerateOptions g;
-  g.max_new_tokens = o.n;
-  g.prefill_chunk = o.chunk;
-  g.sampling = o.sampling;
-  if (!o.ignore_eos) g.stop_ids = {static_cast<int32_t>(cfg.eos_token_id)};
-  engine::GenerateStats stats;
-  auto out = engine::generate(**model, prompt, g, &stats);
-  if (!out.ok()) return fail("run", out.message());
+  engine::EngineOptions eo;
+  eo.step_tokens = o.chunk;
+  eo.speculative = o.no_mtp ? 0 : o.draft;
+  engine::Engine e(m, tok, eo);
+  engine::Request req;
+  req.prompt = prompt;
+  req.sampling = o.sampling;
+  req.max_tokens = o.n;
+  req.ignore_eos = o.ignore_eos;
+  Reply r = stream_reply(e, req, thinking, tok != nullptr && !o.quiet, nullptr);
+  if (!r.error.empty()) return fail("run", r.error);
   std::string ids;
-  for (size_t i = 0; i < out->size(); ++i) ids += (i ? "," : "") + std::to_string((*out)[i]);
+  for (size_t i = 0; i < r.tokens.size(); ++i) ids += (i ? "," : "") + std::to_string(r.tokens[i]);
   fmt::print("tokens: {}\n", ids);
-  if (tok) fmt::print("text: {}\n", tok->decode(*out));
-  fmt::print("prefill: {} tokens in {:.3f} s ({:.1f} tok/s); decode: {} tokens in {:.3f} s ({:.1f} tok/s)\n",
-             stats.prompt_tokens, stats.prefill_seconds, stats.prefill_tok_s(), stats.generated_tokens,
-             stats.decode_seconds, stats.decode_tok_s());
+  fmt::print("finish: {}\n", engine::finish_reason_name(r.finish));
+  fmt::print("{}\n", speed_line(r));
   return 0;
 }
 
@@ -95,8 +107,15 @@ void add_run(CLI::App& app, int* rc) {
   cmd->add_option("--top-p", o->sampling.top_p, "nucleus sampling threshold (1 = off)");
   cmd->add_option("--min-p", o->sampling.min_p, "drop tokens below min_p * p(best) (0 = off)");
   cmd->add_option("--seed", o->sampling.seed, "random seed for sampling");
-  cmd->add_option("--chunk", o->chunk, "prefill chunk size (results do not depend on it)")->check(CLI::PositiveNumber);
+  cmd->add_option("--chunk", o->chunk, "tokens per engine step (prefill chunk; results do not depend on it)")->check(CLI::PositiveNumber);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating after the end-of-sequence token");
+  cmd->add_option("--mode", o->mode, "chat encoding of -p: chat or thinking (default chat)");
+  cmd->add_option("--reasoning-effort", o->effort, "thinking mode: high or max");
+  cmd->add_flag("--raw", o->raw, "encode -p as plain text instead of a chat turn");
+  cmd->add_flag("--no-mtp", o->no_mtp, "plain decoding (no MTP speculative decoding)");
+  cmd->add_option("--draft", o->draft, "MTP draft tokens per step (0 = off; the model ships one MTP layer)")
+      ->check(CLI::Range(0, 1));
+  cmd->add_flag("-q,--quiet", o->quiet, "do not stream the reply text");
   cmd->callback([rc, o] { *rc = run(*o); });
 }
 
