@@ -1,145 +1,142 @@
+// Public linears: pick the variant of the CPU tier once, lay out the activations for the SIMD
+// kernels and split the output columns over the thread pool (never K: see linear_variants.h).
 #include "kernels/linear.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "tensor/fp4.h"
+#include "base/thread_pool.h"
+#include "kernels/act_quant.h"
+#include "kernels/linear_simd.h"
+#include "kernels/linear_variants.h"
 #include "tensor/fp8.h"
-#include "tensor/quant.h"
 
 namespace dsv4::kernels {
 namespace {
 
-// Below this many multiply-adds a call stays on the calling thread (thread start-up dominates).
-constexpr int64_t kParallelWork = int64_t{1} << 22;
-
-// Activation rows quantized to FP8 (values as unscaled floats) with one scale per 128-block.
-struct QuantizedRows {
-  int64_t n_blocks = 0;
-  std::vector<float> vals;    // [m, k]
-  std::vector<float> scales;  // [m, n_blocks]
+// SimdActs plus the storage behind it.
+struct SimdActsBuffer {
+  std::vector<float> vals, scales;
+  SimdActs view;
 };
 
-QuantizedRows quantize_rows(const float* x, int64_t m, int64_t k) {
-  QuantizedRows q;
-  q.n_blocks = (k + kActBlock - 1) / kActBlock;
-  q.vals.resize(m * k);
-  q.scales.resize(m * q.n_blocks);
-  std::vector<uint8_t> codes(k);
-  std::vector<int8_t> exps(q.n_blocks);
-  const float* table = fp8_e4m3_table();
+// FP8-quantized rows (the same quantization as the scalar reference) in the SIMD layout.
+SimdActsBuffer prepare_quantized(const float* x, int64_t m, int64_t k, bool fp4_layout) {
+  QuantizedRows q = quantize_rows(x, m, k);
+  SimdActsBuffer b;
+  const int64_t stride = simd_stride(k);
+  b.vals.assign(m * stride, 0.0f);
   for (int64_t r = 0; r < m; ++r) {
-    for (int64_t b = 0; b < q.n_blocks; ++b) {
-      const int64_t len = std::min<int64_t>(kActBlock, k - b * kActBlock);
-      fp8_quantize(x + r * k + b * kActBlock, len, len, codes.data() + b * kActBlock, exps.data() + b);
-      q.scales[r * q.n_blocks + b] = pow2f(exps[b]);
+    const float* src = &q.vals[r * k];
+    float* dst = &b.vals[r * stride];
+    if (!fp4_layout) {
+      std::copy(src, src + k, dst);
+      continue;
     }
-    for (int64_t i = 0; i < k; ++i) q.vals[r * k + i] = table[codes[i]];
+    for (int64_t s = 0; s < k; s += kFp4Block)  // per 32-block: the even-k values, then the odd-k
+      for (int i = 0; i < kFp4Block / 2; ++i) {
+        dst[s + i] = src[s + 2 * i];
+        dst[s + kFp4Block / 2 + i] = src[s + 2 * i + 1];
+      }
   }
-  return q;
+  b.scales = std::move(q.scales);
+  b.view = {b.vals.data(), b.scales.data(), m, stride, q.n_blocks};
+  return b;
 }
 
-// Both nibbles of every packed FP4 byte as floats: [256][2] = {low (even k), high (odd k)}.
-const float* fp4_pair_table() {
-  static const std::vector<float> t = [] {
-    std::vector<float> v(512);
-    for (int b = 0; b < 256; ++b) {
-      v[2 * b] = fp4_e2m1_to_f32(fp4_low(static_cast<uint8_t>(b)));
-      v[2 * b + 1] = fp4_e2m1_to_f32(fp4_high(static_cast<uint8_t>(b)));
-    }
-    return v;
-  }();
-  return t.data();
+SimdActsBuffer prepare_dense(const float* x, int64_t m, int64_t k) {
+  SimdActsBuffer b;
+  const int64_t stride = simd_stride(k);
+  b.vals.assign(m * stride, 0.0f);
+  for (int64_t r = 0; r < m; ++r) std::copy(x + r * k, x + (r + 1) * k, &b.vals[r * stride]);
+  b.view = {b.vals.data(), nullptr, m, stride, 0};
+  return b;
 }
+
+// Runs fn(j0, j1, scratch) over output columns [0, n), on the pool when the call is big enough.
+template <typename Fn>
+void for_column_ranges(int64_t m, int64_t n, int64_t k, Fn&& fn) {
+  auto part = [&](int64_t j0, int64_t j1) {
+    std::vector<float> scratch(simd_scratch_floats(k));
+    fn(j0, j1, scratch.data());
+  };
+  if (m * n * k > kParallelWork) {
+    parallel_for(n, part);
+  } else {
+    part(0, n);
+  }
+}
+
+template <const SimdKernels& (*K)()>
+void simd_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) {
+  if (m <= 0 || w.rows <= 0) return;
+  const SimdActsBuffer a = prepare_quantized(x, m, w.cols, false);
+  for_column_ranges(m, w.rows, w.cols,
+                    [&](int64_t j0, int64_t j1, float* s) { K().fp8(a.view, w, j0, j1, y, s); });
+}
+
+template <const SimdKernels& (*K)()>
+void simd_fp4(const float* x, int64_t m, const Fp4Matrix& w, float* y) {
+  if (m <= 0 || w.rows <= 0) return;
+  const SimdActsBuffer a = prepare_quantized(x, m, w.cols, true);
+  for_column_ranges(m, w.rows, w.cols,
+                    [&](int64_t j0, int64_t j1, float* s) { K().fp4(a.view, w, j0, j1, y, s); });
+}
+
+template <const SimdKernels& (*K)()>
+void simd_bf16(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k, float* y, bool round_out) {
+  if (m <= 0 || n <= 0) return;
+  const SimdActsBuffer a = prepare_dense(x, m, k);
+  static_assert(sizeof(bf16) == sizeof(uint16_t));
+  const auto* wb = reinterpret_cast<const uint16_t*>(w);
+  for_column_ranges(m, n, k, [&](int64_t j0, int64_t j1, float*) { K().bf16(a.view, wb, n, k, j0, j1, y, round_out); });
+}
+
+template <const SimdKernels& (*K)()>
+void simd_f32(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y) {
+  if (m <= 0 || n <= 0) return;
+  const SimdActsBuffer a = prepare_dense(x, m, k);
+  for_column_ranges(m, n, k, [&](int64_t j0, int64_t j1, float*) { K().f32(a.view, w, n, k, j0, j1, y); });
+}
+
+constexpr LinearVariant kScalar = {"scalar", &linear_fp8_scalar, &linear_fp4_scalar, &linear_bf16_scalar,
+                                   &linear_f32_scalar};
+#if defined(__x86_64__)
+constexpr LinearVariant kAvx2 = {"avx2", &simd_fp8<simd_kernels_avx2>, &simd_fp4<simd_kernels_avx2>,
+                                 &simd_bf16<simd_kernels_avx2>, &simd_f32<simd_kernels_avx2>};
+constexpr LinearVariant kAvx512 = {"avx512", &simd_fp8<simd_kernels_avx512>, &simd_fp4<simd_kernels_avx512>,
+                                   &simd_bf16<simd_kernels_avx512>, &simd_f32<simd_kernels_avx512>};
+#endif
 
 }  // namespace
 
-void linear_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) {
-  const int64_t n = w.rows, k = w.cols;
-  const int64_t kb = (k + kWeightBlock - 1) / kWeightBlock;
-  const float* table = fp8_e4m3_table();
-  const QuantizedRows a = quantize_rows(x, m, k);
-#pragma omp parallel if (m * n * k > kParallelWork)
-  {
-    std::vector<float> acc(m), wv(kWeightBlock);  // per thread, reused for every output column
-#pragma omp for schedule(static)
-    for (int64_t j = 0; j < n; ++j) {
-      const uint8_t* wr = w.codes + j * k;
-      const uint8_t* ws = w.scales + (j / kWeightBlock) * kb;
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (int64_t b = 0; b < kb; ++b) {
-        const int64_t k0 = b * kWeightBlock, len = std::min<int64_t>(k - k0, kWeightBlock);
-        for (int64_t i = 0; i < len; ++i) wv[i] = table[wr[k0 + i]];
-        const float sw = ue8m0_to_f32(ws[b]);
-        for (int64_t r = 0; r < m; ++r) {
-          const float* ar = &a.vals[r * k + k0];
-          float inner = 0.0f;
-          for (int64_t i = 0; i < len; ++i) inner += ar[i] * wv[i];
-          acc[r] += inner * (a.scales[r * a.n_blocks + k0 / kActBlock] * sw);
-        }
-      }
-      for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
-    }
+const LinearVariant* linear_variant(CpuTier tier) {
+  if (static_cast<int>(tier) > static_cast<int>(cpu_features().tier)) return nullptr;
+  switch (tier) {
+#if defined(__x86_64__)
+    case CpuTier::kAvx512: return &kAvx512;
+    case CpuTier::kAvx2: return &kAvx2;
+#endif
+    case CpuTier::kScalar: return &kScalar;
+    default: return nullptr;
   }
 }
 
-void linear_fp4(const float* x, int64_t m, const Fp4Matrix& w, float* y) {
-  const int64_t n = w.rows, k = w.cols;
-  const int64_t sb = k / kFp4Block;
-  const QuantizedRows a = quantize_rows(x, m, k);
-  const float* pairs = fp4_pair_table();
-#pragma omp parallel if (m * n * k > kParallelWork)
-  {
-    std::vector<float> acc(m);  // per thread, reused for every output column
-    float wv[kFp4Block];
-#pragma omp for schedule(static)
-    for (int64_t j = 0; j < n; ++j) {
-      const uint8_t* wr = w.packed + j * (k / 2);
-      const uint8_t* ws = w.scales + j * sb;
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (int64_t b = 0; b < sb; ++b) {
-        for (int i = 0; i < kFp4Block; i += 2) {
-          const float* pr = pairs + 2 * wr[(b * kFp4Block + i) / 2];
-          wv[i] = pr[0];
-          wv[i + 1] = pr[1];
-        }
-        const float sw = ue8m0_to_f32(ws[b]);
-        for (int64_t r = 0; r < m; ++r) {
-          const float* ab = &a.vals[r * k + b * kFp4Block];
-          float inner = 0.0f;
-          for (int i = 0; i < kFp4Block; ++i) inner += ab[i] * wv[i];
-          acc[r] += inner * (a.scales[r * a.n_blocks + (b * kFp4Block) / kActBlock] * sw);
-        }
-      }
-      for (int64_t r = 0; r < m; ++r) y[r * n + j] = round_bf16(acc[r]);
-    }
-  }
+const LinearVariant& selected_linear_variant() {
+  static const LinearVariant* v = [] {
+    const LinearVariant* best = linear_variant(cpu_features().tier);
+    return best ? best : &kScalar;
+  }();
+  return *v;
 }
 
+void linear_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) { selected_linear_variant().fp8(x, m, w, y); }
+void linear_fp4(const float* x, int64_t m, const Fp4Matrix& w, float* y) { selected_linear_variant().fp4(x, m, w, y); }
 void linear_bf16(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k, float* y, bool round_out) {
-#pragma omp parallel for schedule(static) if (m * n * k > kParallelWork)
-  for (int64_t j = 0; j < n; ++j) {
-    const bf16* wr = w + j * k;
-    for (int64_t r = 0; r < m; ++r) {
-      const float* xr = x + r * k;
-      float acc = 0.0f;
-      for (int64_t i = 0; i < k; ++i) acc += xr[i] * bf16_to_f32(wr[i]);
-      y[r * n + j] = round_out ? round_bf16(acc) : acc;
-    }
-  }
+  selected_linear_variant().bf16(x, m, w, n, k, y, round_out);
 }
-
 void linear_f32(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y) {
-  for (int64_t r = 0; r < m; ++r) {
-    const float* xr = x + r * k;
-    float* yr = y + r * n;
-    for (int64_t j = 0; j < n; ++j) {
-      const float* wr = w + j * k;
-      float acc = 0.0f;
-      for (int64_t i = 0; i < k; ++i) acc += xr[i] * wr[i];
-      yr[j] = acc;
-    }
-  }
+  selected_linear_variant().f32(x, m, w, n, k, y);
 }
 
 void dequantize_fp8_to_bf16(const Fp8Matrix& w, bf16* out) {

@@ -13,10 +13,9 @@
 #include <random>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include "base/thread_pool.h"
+#include "kernels/linear_test_util.h"
+#include "kernels/linear_variants.h"
 #include "tensor/fp4.h"
 #include "tensor/fp8.h"
 #include "tensor/test_values.h"
@@ -26,30 +25,6 @@ namespace {
 
 using test_values::random_bf16_values;
 
-// Random e4m3 codes without the two NaN codes (0x7f, 0xff).
-std::vector<uint8_t> random_fp8_codes(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(0, 255);
-  std::vector<uint8_t> v(n);
-  for (auto& c : v) {
-    int x;
-    do x = dist(rng);
-    while ((x & 0x7f) == 0x7f);
-    c = static_cast<uint8_t>(x);
-  }
-  return v;
-}
-
-// UE8M0 exponents around 2^0 (2^-6 .. 2^3).
-std::vector<uint8_t> random_scales(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(121, 130);
-  std::vector<uint8_t> v(n);
-  for (auto& e : v) e = static_cast<uint8_t>(dist(rng));
-  return v;
-}
-
-double ue8m0(uint8_t e) { return std::ldexp(1.0, static_cast<int>(e) - 127); }
 
 // Independent FP8 activation quantization of one row: returns the dequantized values q * s.
 std::vector<double> act_quant_dequant(const float* x, int64_t k) {
@@ -88,35 +63,6 @@ void expect_close(const std::vector<float>& y, const std::vector<double>& ref, c
   EXPECT_GT(checked_nonzero, static_cast<int>(y.size()) / 2);
 }
 
-struct Fp8Weight {
-  std::vector<uint8_t> codes, scales;
-  Fp8Matrix m;
-  Fp8Weight(int64_t n, int64_t k, uint32_t seed)
-      : codes(random_fp8_codes(n * k, seed)), scales(random_scales(((n + 127) / 128) * ((k + 127) / 128), seed + 1)) {
-    m = {codes.data(), scales.data(), n, k};
-  }
-  double at(int64_t j, int64_t i) const {
-    const int64_t kb = (m.cols + 127) / 128;
-    return static_cast<double>(fp8_e4m3_to_f32(codes[j * m.cols + i])) * ue8m0(scales[(j / 128) * kb + i / 128]);
-  }
-};
-
-struct Fp4Weight {
-  std::vector<uint8_t> packed, scales;
-  Fp4Matrix m;
-  Fp4Weight(int64_t n, int64_t k, uint32_t seed) : packed(n * k / 2), scales(random_scales(n * k / 32, seed + 1)) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> nib(0, 15);
-    for (auto& b : packed) b = fp4_pack(static_cast<uint8_t>(nib(rng)), static_cast<uint8_t>(nib(rng)));
-    m = {packed.data(), scales.data(), n, k};
-  }
-  double at(int64_t j, int64_t i) const {
-    const uint8_t byte = packed[(j * m.cols + i) / 2];
-    const uint8_t code = (i % 2 == 0) ? (byte & 0xf) : (byte >> 4);
-    return static_cast<double>(fp4_e2m1_to_f32(code)) * ue8m0(scales[j * (m.cols / 32) + i / 32]);
-  }
-};
-
 // Reference y = act_quant(x) @ W^T in double, plus sum |terms| per output.
 template <typename W>
 void reference_quantized(const std::vector<float>& x, int64_t m, int64_t n, int64_t k, const W& w,
@@ -143,11 +89,14 @@ TEST(LinearFp8, MatchesDequantizeThenMultiplyWithKTail) {
   for (int64_t i = 0; i < k; ++i) x[1 * k + i] = round_bf16(x[1 * k + i] * 300.0f);  // saturates without scaling
   for (int64_t i = 0; i < k; ++i) x[2 * k + i] = round_bf16(x[2 * k + i] * 1e-6f);  // below the amax floor
   for (int64_t i = 256; i < k; ++i) x[3 * k + i] = round_bf16(x[3 * k + i] * 50.0f);  // loud tail block only
-  std::vector<float> y(m * n);
-  linear_fp8(x.data(), m, w.m, y.data());
   std::vector<double> ref, sumabs;
   reference_quantized(x, m, n, k, w, ref, sumabs);
-  expect_close(y, ref, sumabs, 2e-6, true);
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    std::vector<float> y(m * n);
+    v->fp8(x.data(), m, w.m, y.data());
+    expect_close(y, ref, sumabs, 2e-6, true);
+  }
 }
 
 TEST(LinearFp8, ActivationQuantizationIsNotSkipped) {
@@ -157,7 +106,7 @@ TEST(LinearFp8, ActivationQuantizationIsNotSkipped) {
   Fp8Weight w(n, k, 21);
   const std::vector<float> x = random_bf16_values(m * k, 1.0f, 22);
   std::vector<float> y(m * n);
-  linear_fp8(x.data(), m, w.m, y.data());
+  linear_fp8(x.data(), m, w.m, y.data());  // the selected variant
   double worst = 0.0;
   for (int64_t r = 0; r < m; ++r)
     for (int64_t j = 0; j < n; ++j) {
@@ -174,11 +123,14 @@ TEST(LinearFp4, MatchesDequantizeThenMultiply) {
   Fp4Weight w(n, k, 31);
   std::vector<float> x = random_bf16_values(m * k, 2.0f, 32);
   for (int64_t i = 128; i < k; ++i) x[i] = round_bf16(x[i] * 1000.0f);  // row 0: loud second act block
-  std::vector<float> y(m * n);
-  linear_fp4(x.data(), m, w.m, y.data());
   std::vector<double> ref, sumabs;
   reference_quantized(x, m, n, k, w, ref, sumabs);
-  expect_close(y, ref, sumabs, 2e-6, true);
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    std::vector<float> y(m * n);
+    v->fp4(x.data(), m, w.m, y.data());
+    expect_close(y, ref, sumabs, 2e-6, true);
+  }
 }
 
 TEST(LinearBf16, MatchesDoubleProductRoundedAndUnrounded) {
@@ -195,13 +147,16 @@ TEST(LinearBf16, MatchesDoubleProductRoundedAndUnrounded) {
         ref[r * n + j] += t;
         sumabs[r * n + j] += std::fabs(t);
       }
-  std::vector<float> y(m * n);
-  linear_bf16(x.data(), m, w.data(), n, k, y.data(), true);
-  expect_close(y, ref, sumabs, 2e-6, true);
-  linear_bf16(x.data(), m, w.data(), n, k, y.data(), false);
-  expect_close(y, ref, sumabs, 2e-6, false);
-  // Unrounded output really is fp32: some element is not bf16-representable.
-  EXPECT_TRUE(std::any_of(y.begin(), y.end(), [](float v) { return v != round_bf16(v); }));
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    std::vector<float> y(m * n);
+    v->bf16(x.data(), m, w.data(), n, k, y.data(), true);
+    expect_close(y, ref, sumabs, 2e-6, true);
+    v->bf16(x.data(), m, w.data(), n, k, y.data(), false);
+    expect_close(y, ref, sumabs, 2e-6, false);
+    // Unrounded output really is fp32: some element is not bf16-representable.
+    EXPECT_TRUE(std::any_of(y.begin(), y.end(), [](float e) { return e != round_bf16(e); }));
+  }
 }
 
 TEST(LinearF32, MatchesDoubleProduct) {
@@ -219,9 +174,12 @@ TEST(LinearF32, MatchesDoubleProduct) {
         ref[r * n + j] += t;
         sumabs[r * n + j] += std::fabs(t);
       }
-  std::vector<float> y(m * n);
-  linear_f32(x.data(), m, w.data(), n, k, y.data());
-  expect_close(y, ref, sumabs, 1e-5, false);
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    std::vector<float> y(m * n);
+    v->f32(x.data(), m, w.data(), n, k, y.data());
+    expect_close(y, ref, sumabs, 1e-5, false);
+  }
 }
 
 TEST(DequantizeFp8, ExactPerElement) {
@@ -255,19 +213,21 @@ TEST(LinearRows, EveryLinearIsRowIndependent) {
   const std::vector<float> wf = random_bf16_values(kBigN * kBigK, 0.1f, 74);
   std::vector<bf16> wb(wf.size());
   for (size_t i = 0; i < wf.size(); ++i) wb[i] = f32_to_bf16(wf[i]);
-  expect_row_independent(x, kBigM, kBigK, kBigN,
-                         [&](const float* a, int64_t m, float* y) { linear_fp8(a, m, w8.m, y); });
-  expect_row_independent(x, kBigM, kBigK, kBigN,
-                         [&](const float* a, int64_t m, float* y) { linear_fp4(a, m, w4.m, y); });
-  for (bool round_out : {true, false})
-    expect_row_independent(x, kBigM, kBigK, kBigN, [&](const float* a, int64_t m, float* y) {
-      linear_bf16(a, m, wb.data(), kBigN, kBigK, y, round_out);
-    });
-  expect_row_independent(x, kBigM, kBigK, kBigN,
-                         [&](const float* a, int64_t m, float* y) { linear_f32(a, m, wf.data(), kBigN, kBigK, y); });
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    expect_row_independent(x, kBigM, kBigK, kBigN,
+                           [&](const float* a, int64_t m, float* y) { v->fp8(a, m, w8.m, y); });
+    expect_row_independent(x, kBigM, kBigK, kBigN,
+                           [&](const float* a, int64_t m, float* y) { v->fp4(a, m, w4.m, y); });
+    for (bool round_out : {true, false})
+      expect_row_independent(x, kBigM, kBigK, kBigN, [&](const float* a, int64_t m, float* y) {
+        v->bf16(a, m, wb.data(), kBigN, kBigK, y, round_out);
+      });
+    expect_row_independent(x, kBigM, kBigK, kBigN,
+                           [&](const float* a, int64_t m, float* y) { v->f32(a, m, wf.data(), kBigN, kBigK, y); });
+  }
 }
 
-#ifdef _OPENMP
 TEST(LinearThreads, ThreadCountDoesNotChangeResults) {
   const std::vector<float> x = random_bf16_values(kBigM * kBigK, 1.0f, 81);
   Fp8Weight w8(kBigN, kBigK, 82);
@@ -275,26 +235,27 @@ TEST(LinearThreads, ThreadCountDoesNotChangeResults) {
   const std::vector<float> wf = random_bf16_values(kBigN * kBigK, 0.1f, 84);
   std::vector<bf16> wb(wf.size());
   for (size_t i = 0; i < wf.size(); ++i) wb[i] = f32_to_bf16(wf[i]);
-  auto run_all = [&] {
-    std::vector<float> y(4 * kBigM * kBigN);
-    linear_fp8(x.data(), kBigM, w8.m, &y[0]);
-    linear_fp4(x.data(), kBigM, w4.m, &y[kBigM * kBigN]);
-    linear_bf16(x.data(), kBigM, wb.data(), kBigN, kBigK, &y[2 * kBigM * kBigN], true);
-    linear_f32(x.data(), kBigM, wf.data(), kBigN, kBigK, &y[3 * kBigM * kBigN]);
-    return y;
-  };
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const std::vector<float> one = run_all();
-  omp_set_num_threads(2);
-  const std::vector<float> two = run_all();
-  omp_set_num_threads(3);
-  const std::vector<float> three = run_all();
-  omp_set_num_threads(saved);
-  EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
-  EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float)));
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    auto run_all = [&] {
+      std::vector<float> y(4 * kBigM * kBigN);
+      v->fp8(x.data(), kBigM, w8.m, &y[0]);
+      v->fp4(x.data(), kBigM, w4.m, &y[kBigM * kBigN]);
+      v->bf16(x.data(), kBigM, wb.data(), kBigN, kBigK, &y[2 * kBigM * kBigN], true);
+      v->f32(x.data(), kBigM, wf.data(), kBigN, kBigK, &y[3 * kBigM * kBigN]);
+      return y;
+    };
+    set_num_threads(1);
+    const std::vector<float> one = run_all();
+    set_num_threads(2);
+    const std::vector<float> two = run_all();
+    set_num_threads(3);
+    const std::vector<float> three = run_all();
+    set_num_threads(0);
+    EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float)));
+  }
 }
-#endif
 
 }  // namespace
 }  // namespace dsv4::kernels

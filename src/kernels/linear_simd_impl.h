@@ -1,0 +1,334 @@
+// The SIMD column kernels, written once over a 16-lane fp32 vector type V and instantiated by
+// each ISA file (linear_avx2.cc: V = two __m256, linear_avx512.cc: V = one __m512). Include only
+// from those files, after defining V. Everything sits in an anonymous namespace: each ISA file
+// gets its own copy, compiled with its own flags, and nothing leaks across (ODR).
+//
+// V provides: T, kColTile, kRowTile, zero, load, store, bcast, mul, fma (fused a*b+c), reduce,
+// e4m3 (16 codes -> 16 floats), e2m1 (16 packed bytes -> 16 even-k + 16 odd-k floats), bf16.
+//
+// The canonical order (identical on every tier, so AVX2 and AVX-512 agree bitwise). Lane l of a
+// 16-lane accumulator takes the K positions that fall in lane l of each 16-wide vector, in order
+// of K; then reduce() folds the lanes by a fixed tree: l + (l+8), then + (l+4), + (l+2), + (l+1).
+//   FP8, per 128-block b:  p = 0; p = fma(a_v, w_v, p) for each 16-vector v of the block (the
+//     e4m3 x e4m3 products are exact, so fused or not is the same); acc = fma(p, sa*sw, acc).
+//   FP4, per 32-block s:   t = fma(a_odd, w_odd, a_even * w_even) (exact products);
+//     acc = fma(t, sa[s/4]*sw[s], acc).
+//   bf16/f32:              acc = fma(x_v, w_v, acc) over the vectors of K.
+// Past K both operands are zero (the tail vector adds +0 products).
+// The order depends only on K: not on m, the other rows, the column tile or the thread split.
+// GEMV (m == 1) decodes weights straight into registers, several columns at once; GEMM (m > 1)
+// decodes each weight row once into scratch and runs every row over it. Both do the same
+// arithmetic per output, so they agree bitwise.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/linear_simd.h"
+
+namespace dsv4::kernels {
+namespace {
+
+constexpr int64_t kL = kSimdLanes;
+
+inline float f32_from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// Same as round_bf16 (tensor/bf16.h), local so that no shared inline code is compiled here.
+inline float round_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return f32_from_bits((u & 0xffff0000u) | 0x00400000u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return f32_from_bits(u & 0xffff0000u);
+}
+
+// Same as ue8m0_to_f32 (tensor/fp8.h): 2^(e-127), e = 0 -> 2^-127, e = 255 -> NaN.
+inline float ue8m0_value(uint8_t e) {
+  if (e == 255) return f32_from_bits(0x7fc00000u);
+  if (e == 0) return f32_from_bits(0x00400000u);
+  return f32_from_bits(static_cast<uint32_t>(e) << 23);
+}
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Decoders for a partial vector: the missing elements are zero codes (value +0).
+template <class V>
+typename V::T e4m3_partial(const uint8_t* p, int64_t len) {
+  uint8_t buf[kL] = {};
+  std::memcpy(buf, p, static_cast<size_t>(len));
+  return V::e4m3(buf);
+}
+template <class V>
+typename V::T bf16_partial(const uint16_t* p, int64_t len) {
+  uint16_t buf[kL] = {};
+  std::memcpy(buf, p, static_cast<size_t>(len) * sizeof(uint16_t));
+  return V::bf16(buf);
+}
+template <class V>
+typename V::T f32_partial(const float* p, int64_t len) {
+  float buf[kL] = {};
+  std::memcpy(buf, p, static_cast<size_t>(len) * sizeof(float));
+  return V::load(buf);
+}
+
+// ---- FP8 --------------------------------------------------------------------------------------
+
+// Weight vector v of 128-block starting at k0 of one row (codes of that row).
+template <class V>
+typename V::T fp8_weights(const uint8_t* row, int64_t k, int64_t kk) {
+  return kk + kL <= k ? V::e4m3(row + kk) : e4m3_partial<V>(row + kk, k - kk);
+}
+
+// Row 0 of a (m == 1), CT columns starting at j.
+template <class V, int CT>
+void fp8_gemv_cols(const SimdActs& a, const Fp8Matrix& w, int64_t j, float* y) {
+  using T = typename V::T;
+  const int64_t k = w.cols, kb = (k + kWeightBlock - 1) / kWeightBlock;
+  const uint8_t* rows[CT];
+  const uint8_t* scales[CT];
+  T acc[CT];
+  for (int c = 0; c < CT; ++c) {
+    rows[c] = w.codes + (j + c) * k;
+    scales[c] = w.scales + ((j + c) / kWeightBlock) * kb;
+    acc[c] = V::zero();
+  }
+  for (int64_t b = 0; b < kb; ++b) {
+    const int64_t k0 = b * kWeightBlock, k1 = min64(k, k0 + kWeightBlock);
+    T p[CT];
+    for (int c = 0; c < CT; ++c) p[c] = V::zero();
+    for (int64_t kk = k0; kk < k1; kk += kL) {
+      const T av = V::load(a.vals + kk);
+      for (int c = 0; c < CT; ++c) p[c] = V::fma(av, fp8_weights<V>(rows[c], k, kk), p[c]);
+    }
+    const float sa = a.scales[b];
+    for (int c = 0; c < CT; ++c) acc[c] = V::fma(p[c], V::bcast(sa * ue8m0_value(scales[c][b])), acc[c]);
+  }
+  for (int c = 0; c < CT; ++c) y[j + c] = round_to_bf16(V::reduce(acc[c]));
+}
+
+// RT rows starting at r0 against one decoded weight row wd (zero past K) with block scales sw.
+template <class V, int RT>
+void fp8_gemm_rows(const SimdActs& a, int64_t r0, const float* wd, const float* sw, int64_t k, int64_t j,
+                   int64_t n, float* y) {
+  using T = typename V::T;
+  const int64_t kb = (k + kWeightBlock - 1) / kWeightBlock;
+  T acc[RT];
+  for (int r = 0; r < RT; ++r) acc[r] = V::zero();
+  for (int64_t b = 0; b < kb; ++b) {
+    const int64_t k0 = b * kWeightBlock, k1 = min64(k, k0 + kWeightBlock);
+    T p[RT];
+    for (int r = 0; r < RT; ++r) p[r] = V::zero();
+    for (int64_t kk = k0; kk < k1; kk += kL) {
+      const T wv = V::load(wd + kk);
+      for (int r = 0; r < RT; ++r) p[r] = V::fma(V::load(a.vals + (r0 + r) * a.stride + kk), wv, p[r]);
+    }
+    for (int r = 0; r < RT; ++r) acc[r] = V::fma(p[r], V::bcast(a.scales[(r0 + r) * a.n_blocks + b] * sw[b]), acc[r]);
+  }
+  for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
+}
+
+template <class V>
+void fp8_columns(const SimdActs& a, const Fp8Matrix& w, int64_t j0, int64_t j1, float* y, float* scratch) {
+  const int64_t k = w.cols, n = w.rows, kb = (k + kWeightBlock - 1) / kWeightBlock;
+  if (a.m == 1) {
+    int64_t j = j0;
+    for (; j + V::kColTile <= j1; j += V::kColTile) fp8_gemv_cols<V, V::kColTile>(a, w, j, y);
+    for (; j < j1; ++j) fp8_gemv_cols<V, 1>(a, w, j, y);
+    return;
+  }
+  float* wd = scratch;               // a.stride floats
+  float* sw = scratch + a.stride;    // kb floats
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint8_t* row = w.codes + j * k;
+    for (int64_t kk = 0; kk < a.stride; kk += kL) V::store(wd + kk, fp8_weights<V>(row, k, kk));
+    for (int64_t b = 0; b < kb; ++b) sw[b] = ue8m0_value(w.scales[(j / kWeightBlock) * kb + b]);
+    int64_t r = 0;
+    for (; r + V::kRowTile <= a.m; r += V::kRowTile) fp8_gemm_rows<V, V::kRowTile>(a, r, wd, sw, k, j, n, y);
+    for (; r < a.m; ++r) fp8_gemm_rows<V, 1>(a, r, wd, sw, k, j, n, y);
+  }
+}
+
+// ---- FP4 --------------------------------------------------------------------------------------
+
+template <class V, int CT>
+void fp4_gemv_cols(const SimdActs& a, const Fp4Matrix& w, int64_t j, float* y) {
+  using T = typename V::T;
+  const int64_t k = w.cols, sb = k / kFp4Block, per_act = kActBlock / kFp4Block;
+  const uint8_t* rows[CT];
+  const uint8_t* scales[CT];
+  T acc[CT];
+  for (int c = 0; c < CT; ++c) {
+    rows[c] = w.packed + (j + c) * (k / 2);
+    scales[c] = w.scales + (j + c) * sb;
+    acc[c] = V::zero();
+  }
+  for (int64_t s = 0; s < sb; ++s) {
+    const T ae = V::load(a.vals + s * kFp4Block), ao = V::load(a.vals + s * kFp4Block + kL);
+    const float sa = a.scales[s / per_act];
+    for (int c = 0; c < CT; ++c) {
+      T we, wo;
+      V::e2m1(rows[c] + s * (kFp4Block / 2), we, wo);
+      const T t = V::fma(ao, wo, V::mul(ae, we));
+      acc[c] = V::fma(t, V::bcast(sa * ue8m0_value(scales[c][s])), acc[c]);
+    }
+  }
+  for (int c = 0; c < CT; ++c) y[j + c] = round_to_bf16(V::reduce(acc[c]));
+}
+
+template <class V, int RT>
+void fp4_gemm_rows(const SimdActs& a, int64_t r0, const float* wd, const float* sw, int64_t k, int64_t j,
+                   int64_t n, float* y) {
+  using T = typename V::T;
+  const int64_t sb = k / kFp4Block, per_act = kActBlock / kFp4Block;
+  T acc[RT];
+  for (int r = 0; r < RT; ++r) acc[r] = V::zero();
+  for (int64_t s = 0; s < sb; ++s) {
+    const T we = V::load(wd + s * kFp4Block), wo = V::load(wd + s * kFp4Block + kL);
+    for (int r = 0; r < RT; ++r) {
+      const float* ar = a.vals + (r0 + r) * a.stride + s * kFp4Block;
+      const T t = V::fma(V::load(ar + kL), wo, V::mul(V::load(ar), we));
+      acc[r] = V::fma(t, V::bcast(a.scales[(r0 + r) * a.n_blocks + s / per_act] * sw[s]), acc[r]);
+    }
+  }
+  for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
+}
+
+template <class V>
+void fp4_columns(const SimdActs& a, const Fp4Matrix& w, int64_t j0, int64_t j1, float* y, float* scratch) {
+  const int64_t k = w.cols, n = w.rows, sb = k / kFp4Block;
+  if (a.m == 1) {
+    int64_t j = j0;
+    for (; j + V::kColTile <= j1; j += V::kColTile) fp4_gemv_cols<V, V::kColTile>(a, w, j, y);
+    for (; j < j1; ++j) fp4_gemv_cols<V, 1>(a, w, j, y);
+    return;
+  }
+  float* wd = scratch;             // k floats: per 32-block 16 even-k then 16 odd-k values
+  float* sw = scratch + a.stride;  // sb floats
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint8_t* row = w.packed + j * (k / 2);
+    for (int64_t s = 0; s < sb; ++s) {
+      typename V::T we, wo;
+      V::e2m1(row + s * (kFp4Block / 2), we, wo);
+      V::store(wd + s * kFp4Block, we);
+      V::store(wd + s * kFp4Block + kL, wo);
+      sw[s] = ue8m0_value(w.scales[j * sb + s]);
+    }
+    int64_t r = 0;
+    for (; r + V::kRowTile <= a.m; r += V::kRowTile) fp4_gemm_rows<V, V::kRowTile>(a, r, wd, sw, k, j, n, y);
+    for (; r < a.m; ++r) fp4_gemm_rows<V, 1>(a, r, wd, sw, k, j, n, y);
+  }
+}
+
+// ---- bf16 / f32 weights -----------------------------------------------------------------------
+
+// Loads 16 weights at kk of a row of K (zero past K) as floats.
+template <class V>
+struct Bf16Row {
+  static typename V::T at(const uint16_t* row, int64_t k, int64_t kk) {
+    return kk + kL <= k ? V::bf16(row + kk) : bf16_partial<V>(row + kk, k - kk);
+  }
+};
+template <class V>
+struct F32Row {
+  static typename V::T at(const float* row, int64_t k, int64_t kk) {
+    return kk + kL <= k ? V::load(row + kk) : f32_partial<V>(row + kk, k - kk);
+  }
+};
+
+template <class V, class Row, int CT, typename W>
+void dense_gemv_cols(const SimdActs& a, const W* w, int64_t k, int64_t j, float* y, bool round_out) {
+  using T = typename V::T;
+  T acc[CT];
+  for (int c = 0; c < CT; ++c) acc[c] = V::zero();
+  for (int64_t kk = 0; kk < k; kk += kL) {
+    const T xv = V::load(a.vals + kk);
+    for (int c = 0; c < CT; ++c) acc[c] = V::fma(xv, Row::at(w + (j + c) * k, k, kk), acc[c]);
+  }
+  for (int c = 0; c < CT; ++c) {
+    const float v = V::reduce(acc[c]);
+    y[j + c] = round_out ? round_to_bf16(v) : v;
+  }
+}
+
+template <class V, class Row, int RT, typename W>
+void dense_gemm_rows(const SimdActs& a, int64_t r0, const W* row, int64_t k, int64_t j, int64_t n, float* y,
+                     bool round_out) {
+  using T = typename V::T;
+  T acc[RT];
+  for (int r = 0; r < RT; ++r) acc[r] = V::zero();
+  for (int64_t kk = 0; kk < k; kk += kL) {
+    const T wv = Row::at(row, k, kk);
+    for (int r = 0; r < RT; ++r) acc[r] = V::fma(V::load(a.vals + (r0 + r) * a.stride + kk), wv, acc[r]);
+  }
+  for (int r = 0; r < RT; ++r) {
+    const float v = V::reduce(acc[r]);
+    y[(r0 + r) * n + j] = round_out ? round_to_bf16(v) : v;
+  }
+}
+
+template <class V, class Row, typename W>
+void dense_columns(const SimdActs& a, const W* w, int64_t n, int64_t k, int64_t j0, int64_t j1, float* y,
+                   bool round_out) {
+  if (a.m == 1) {
+    int64_t j = j0;
+    for (; j + V::kColTile <= j1; j += V::kColTile) dense_gemv_cols<V, Row, V::kColTile>(a, w, k, j, y, round_out);
+    for (; j < j1; ++j) dense_gemv_cols<V, Row, 1>(a, w, k, j, y, round_out);
+    return;
+  }
+  for (int64_t j = j0; j < j1; ++j) {
+    int64_t r = 0;
+    for (; r + V::kRowTile <= a.m; r += V::kRowTile)
+      dense_gemm_rows<V, Row, V::kRowTile>(a, r, w + j * k, k, j, n, y, round_out);
+    for (; r < a.m; ++r) dense_gemm_rows<V, Row, 1>(a, r, w + j * k, k, j, n, y, round_out);
+  }
+}
+
+template <class V>
+void bf16_columns(const SimdActs& a, const uint16_t* w, int64_t n, int64_t k, int64_t j0, int64_t j1, float* y,
+                  bool round_out) {
+  dense_columns<V, Bf16Row<V>>(a, w, n, k, j0, j1, y, round_out);
+}
+
+template <class V>
+void f32_columns(const SimdActs& a, const float* w, int64_t n, int64_t k, int64_t j0, int64_t j1, float* y) {
+  dense_columns<V, F32Row<V>>(a, w, n, k, j0, j1, y, false);
+}
+
+// ---- attention scores: one fp32 query against scattered bf16 rows -----------------------------
+
+template <class V>
+void row_dots(const float* q, const uint16_t* const* rows, int64_t n_rows, int64_t dim, float* out,
+              float* rows_f32) {
+  using T = typename V::T;
+  for (int64_t j = 0; j < n_rows; ++j) {
+    const uint16_t* row = rows[j];
+    if (!row) continue;
+    T acc = V::zero();
+    for (int64_t kk = 0; kk < dim; kk += kL) {
+      const bool full = kk + kL <= dim;
+      const T wv = Bf16Row<V>::at(row, dim, kk);
+      if (rows_f32) {
+        if (full) {
+          V::store(rows_f32 + j * dim + kk, wv);
+        } else {
+          float buf[kL];
+          V::store(buf, wv);
+          std::memcpy(rows_f32 + j * dim + kk, buf, static_cast<size_t>(dim - kk) * sizeof(float));
+        }
+      }
+      acc = V::fma(full ? V::load(q + kk) : f32_partial<V>(q + kk, dim - kk), wv, acc);
+    }
+    out[j] = V::reduce(acc);
+  }
+}
+
+template <class V>
+SimdKernels make_simd_kernels() {
+  return {&fp8_columns<V>, &fp4_columns<V>, &bf16_columns<V>, &f32_columns<V>, &row_dots<V>};
+}
+
+}  // namespace
+}  // namespace dsv4::kernels
