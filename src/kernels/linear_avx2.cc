@@ -15,21 +15,21 @@ struct V16Avx2 {
   static constexpr int kColTile = 2;  // 16 ymm registers: 2 columns x (acc + partial) fit
   static constexpr int kRowTile = 2;
 
-  static T zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
-  static T load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
-  static void store(float* p, T v) {
+  [[gnu::always_inline]] static T zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+  [[gnu::always_inline]] static T load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+  [[gnu::always_inline]] static void store(float* p, T v) {
     _mm256_storeu_ps(p, v.lo);
     _mm256_storeu_ps(p + 8, v.hi);
   }
-  static T bcast(float s) {
+  [[gnu::always_inline]] static T bcast(float s) {
     const __m256 v = _mm256_set1_ps(s);
     return {v, v};
   }
-  static T mul(T a, T b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
-  static T fma(T a, T b, T c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
+  [[gnu::always_inline]] static T mul(T a, T b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
+  [[gnu::always_inline]] static T fma(T a, T b, T c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
 
   // The canonical tree: l + (l+8), then + (l+4), + (l+2), + (l+1).
-  static float reduce(T v) {
+  [[gnu::always_inline]] static float reduce(T v) {
     const __m256 s8 = _mm256_add_ps(v.lo, v.hi);
     const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
     const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
@@ -38,20 +38,20 @@ struct V16Avx2 {
 
   // e4m3 s|eeee|mmm -> fp32 bits s|0000eeee|mmm0...: the value times 2^-120, exact for normals
   // and subnormals alike, so one multiply by 2^120 restores it (no table gather).
-  static __m256 e4m3_8(__m128i bytes8) {
+  [[gnu::always_inline]] static __m256 e4m3_8(__m128i bytes8) {
     const __m256i c = _mm256_cvtepu8_epi32(bytes8);
     const __m256i mag = _mm256_and_si256(_mm256_slli_epi32(c, 20), _mm256_set1_epi32(0x07f00000));
     const __m256i sign = _mm256_and_si256(_mm256_slli_epi32(c, 24), _mm256_set1_epi32(int(0x80000000u)));
     return _mm256_mul_ps(_mm256_castsi256_ps(_mm256_or_si256(mag, sign)), _mm256_set1_ps(0x1p120f));
   }
-  static T e4m3(const uint8_t* p) {
+  [[gnu::always_inline]] static T e4m3(const uint8_t* p) {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return {e4m3_8(b), e4m3_8(_mm_unpackhi_epi64(b, b))};
   }
 
   // e2m1: the 3 magnitude bits index an 8-entry table (permutevar8x32 reads the low 3 bits of
   // each index), the sign bit is xored in. Byte l holds k = 2l (low nibble) and 2l+1 (high).
-  static void e2m1_8(__m128i bytes8, __m256& even, __m256& odd) {
+  [[gnu::always_inline]] static void e2m1_8(__m128i bytes8, __m256& even, __m256& odd) {
     const __m256 grid = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
     const __m256i sign_bit = _mm256_set1_epi32(int(0x80000000u));
     const __m256i c = _mm256_cvtepu8_epi32(bytes8);
@@ -61,17 +61,17 @@ struct V16Avx2 {
     odd = _mm256_xor_ps(_mm256_permutevar8x32_ps(grid, hi),
                         _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(hi, 28), sign_bit)));
   }
-  static void e2m1(const uint8_t* p, T& even, T& odd) {
+  [[gnu::always_inline]] static void e2m1(const uint8_t* p, T& even, T& odd) {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     e2m1_8(b, even.lo, odd.lo);
     e2m1_8(_mm_unpackhi_epi64(b, b), even.hi, odd.hi);
   }
 
-  static __m256 bf16_8(const uint16_t* p) {
+  [[gnu::always_inline]] static __m256 bf16_8(const uint16_t* p) {
     const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
   }
-  static T bf16(const uint16_t* p) { return {bf16_8(p), bf16_8(p + 8)}; }
+  [[gnu::always_inline]] static T bf16(const uint16_t* p) { return {bf16_8(p), bf16_8(p + 8)}; }
 };
 
 }  // namespace

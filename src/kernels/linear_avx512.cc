@@ -14,15 +14,15 @@ struct V16Avx512 {
   static constexpr int kColTile = 4;  // 32 zmm registers: 4 columns x (acc + partial) fit
   static constexpr int kRowTile = 4;
 
-  static T zero() { return _mm512_setzero_ps(); }
-  static T load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
-  static T bcast(float s) { return _mm512_set1_ps(s); }
-  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
-  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  [[gnu::always_inline]] static T zero() { return _mm512_setzero_ps(); }
+  [[gnu::always_inline]] static T load(const float* p) { return _mm512_loadu_ps(p); }
+  [[gnu::always_inline]] static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  [[gnu::always_inline]] static T bcast(float s) { return _mm512_set1_ps(s); }
+  [[gnu::always_inline]] static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  [[gnu::always_inline]] static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
 
   // The canonical tree: l + (l+8), then + (l+4), + (l+2), + (l+1) (as V16Avx2::reduce).
-  static float reduce(T v) {
+  [[gnu::always_inline]] static float reduce(T v) {
     const __m256 lo = _mm512_castps512_ps256(v);
     const __m256 hi = _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)));
     const __m256 s8 = _mm256_add_ps(lo, hi);
@@ -33,7 +33,7 @@ struct V16Avx512 {
 
   // e4m3 s|eeee|mmm -> fp32 bits s|0000eeee|mmm0...: the value times 2^-120, exact for normals
   // and subnormals alike, so one multiply by 2^120 restores it (no table gather).
-  static T e4m3(const uint8_t* p) {
+  [[gnu::always_inline]] static T e4m3(const uint8_t* p) {
     const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     const __m512i mag = _mm512_and_si512(_mm512_slli_epi32(c, 20), _mm512_set1_epi32(0x07f00000));
     const __m512i sign = _mm512_and_si512(_mm512_slli_epi32(c, 24), _mm512_set1_epi32(int(0x80000000u)));
@@ -42,7 +42,7 @@ struct V16Avx512 {
 
   // e2m1: the nibble indexes a 16-entry table held in one register (permutexvar reads the low 4
   // bits of each index). Byte l holds k = 2l (low nibble) and 2l+1 (high nibble).
-  static void e2m1(const uint8_t* p, T& even, T& odd) {
+  [[gnu::always_inline]] static void e2m1(const uint8_t* p, T& even, T& odd) {
     const __m512 grid = _mm512_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,  //
                                        -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f);
     const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -50,7 +50,7 @@ struct V16Avx512 {
     odd = _mm512_permutexvar_ps(_mm512_srli_epi32(c, 4), grid);
   }
 
-  static T bf16(const uint16_t* p) {
+  [[gnu::always_inline]] static T bf16(const uint16_t* p) {
     const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
   }
