@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/profile.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
 
@@ -60,6 +61,7 @@ HcMix hc_split_sinkhorn(const float* mixes, const float* scale, const float* bas
 
 HcMix hc_pre(const float* x, const HcSite& site, int hc, int64_t d, int iters, float norm_eps, float hc_eps,
              float* y) {
+  DSV4_PROFILE_SCOPE("hc.pre");
   const int n_mix = (2 + hc) * hc;
   std::vector<float> mixes(n_mix);
   hc_mixes(x, site.fn, n_mix, hc * d, norm_eps, mixes.data());
@@ -73,6 +75,7 @@ HcMix hc_pre(const float* x, const HcSite& site, int hc, int64_t d, int iters, f
 }
 
 void hc_post(const float* o, const float* x_old, const HcMix& mix, int hc, int64_t d, float* x_new) {
+  DSV4_PROFILE_SCOPE("hc.post");
   for (int k = 0; k < hc; ++k)
     for (int64_t i = 0; i < d; ++i) {
       float acc = 0.0f;
@@ -82,6 +85,7 @@ void hc_post(const float* o, const float* x_old, const HcMix& mix, int hc, int64
 }
 
 void hc_head(const float* x, const HcSite& site, int hc, int64_t d, float norm_eps, float hc_eps, float* y) {
+  DSV4_PROFILE_SCOPE("hc.head");
   std::vector<float> mixes(hc);
   hc_mixes(x, site.fn, hc, hc * d, norm_eps, mixes.data());
   std::vector<float> w(hc);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "base/profile.h"
 #include "kernels/linear.h"
 #include "model/block.h"
 #include "model/linear_dispatch.h"
@@ -80,36 +81,46 @@ Routing route_token(const ModelConfig& c, const LayerWeights& w, const float* f,
 
 void moe_forward(const ModelConfig& c, const LayerWeights& w, const float* f, const int32_t* tokens, int64_t n,
                  float* y, LayerTrace* trace) {
+  DSV4_PROFILE_SCOPE("moe");
   const int64_t d = c.hidden_size, E = c.n_routed_experts;
   std::vector<Routing> routes(n);
   std::vector<std::vector<std::pair<int64_t, float>>> by_expert(E);  // (row, weight)
-  for (int64_t t = 0; t < n; ++t) {
-    routes[t] = route_token(c, w, &f[t * d], tokens[t]);
-    for (size_t i = 0; i < routes[t].experts.size(); ++i) {
-      const int32_t e = routes[t].experts[i];
-      if (e >= 0 && e < E) by_expert[e].push_back({t, routes[t].weights[i]});
-    }
-    if (trace) {
-      trace->route_experts.insert(trace->route_experts.end(), routes[t].experts.begin(), routes[t].experts.end());
-      trace->route_weights.insert(trace->route_weights.end(), routes[t].weights.begin(), routes[t].weights.end());
+  {
+    DSV4_PROFILE_SCOPE("moe.routing");
+    for (int64_t t = 0; t < n; ++t) {
+      routes[t] = route_token(c, w, &f[t * d], tokens[t]);
+      for (size_t i = 0; i < routes[t].experts.size(); ++i) {
+        const int32_t e = routes[t].experts[i];
+        if (e >= 0 && e < E) by_expert[e].push_back({t, routes[t].weights[i]});
+      }
+      if (trace) {
+        trace->route_experts.insert(trace->route_experts.end(), routes[t].experts.begin(), routes[t].experts.end());
+        trace->route_weights.insert(trace->route_weights.end(), routes[t].weights.begin(), routes[t].weights.end());
+      }
     }
   }
   std::vector<float> acc(n * d, 0.0f);
-  for (int64_t e = 0; e < E; ++e) {  // increasing expert id, as the reference loops
-    const auto& rows = by_expert[e];
-    if (rows.empty()) continue;
-    const int64_t m = static_cast<int64_t>(rows.size());
-    std::vector<float> x(m * d), g(m), out(m * d);
-    for (int64_t r = 0; r < m; ++r) {
-      std::copy(&f[rows[r].first * d], &f[rows[r].first * d] + d, &x[r * d]);
-      g[r] = rows[r].second;
+  {
+    DSV4_PROFILE_SCOPE("moe.routed_experts");
+    for (int64_t e = 0; e < E; ++e) {  // increasing expert id, as the reference loops
+      const auto& rows = by_expert[e];
+      if (rows.empty()) continue;
+      const int64_t m = static_cast<int64_t>(rows.size());
+      std::vector<float> x(m * d), g(m), out(m * d);
+      for (int64_t r = 0; r < m; ++r) {
+        std::copy(&f[rows[r].first * d], &f[rows[r].first * d] + d, &x[r * d]);
+        g[r] = rows[r].second;
+      }
+      expert_forward(c, w.experts[e], x.data(), m, g.data(), out.data());
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t i = 0; i < d; ++i) acc[rows[r].first * d + i] += out[r * d + i];
     }
-    expert_forward(c, w.experts[e], x.data(), m, g.data(), out.data());
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t i = 0; i < d; ++i) acc[rows[r].first * d + i] += out[r * d + i];
   }
   std::vector<float> shared(n * d);
-  expert_forward(c, w.shared, f, n, nullptr, shared.data());
+  {
+    DSV4_PROFILE_SCOPE("moe.shared_expert");
+    expert_forward(c, w.shared, f, n, nullptr, shared.data());
+  }
   for (int64_t i = 0; i < n * d; ++i) y[i] = round_bf16(acc[i] + shared[i]);
 }
 
