@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   dsv4::cli::add_golden(app, &rc);
   dsv4::cli::add_tokenize(app, &rc);
   dsv4::cli::add_render(app, &rc);
+  dsv4::cli::add_bench(app, &rc);
   dsv4::cli::add_chat(app, &rc);
   try {
     app.parse(argc, argv);

@@ -11,6 +11,7 @@ void add_run(CLI::App& app, int* rc);          // cmd_run.cc
 void add_golden(CLI::App& app, int* rc);       // cmd_golden.cc
 void add_tokenize(CLI::App& app, int* rc);     // cmd_tokenize.cc (tokenize, detokenize, make-tokenizer)
 void add_render(CLI::App& app, int* rc);       // cmd_render.cc (render, parse-completion)
+void add_bench(CLI::App& app, int* rc);        // cmd_bench.cc (+ bench_*.cc)
 void add_chat(CLI::App& app, int* rc);         // cmd_chat.cc
 
 // Prints "dsv4 <cmd>: <message>" to stderr and returns 1: the one-line error every command uses.
