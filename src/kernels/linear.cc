@@ -54,10 +54,11 @@ SimdActsBuffer prepare_dense(const float* x, int64_t m, int64_t k) {
 }
 
 // Runs fn(j0, j1, scratch) over output columns [0, n), on the pool when the call is big enough.
+// Only the FP8/FP4 GEMMs (m > 1) use the scratch row.
 template <typename Fn>
-void for_column_ranges(int64_t m, int64_t n, int64_t k, Fn&& fn) {
+void for_column_ranges(int64_t m, int64_t n, int64_t k, bool quantized, Fn&& fn) {
   auto part = [&](int64_t j0, int64_t j1) {
-    std::vector<float> scratch(simd_scratch_floats(k));
+    std::vector<float> scratch(quantized && m > 1 ? simd_scratch_floats(k) : 0);
     fn(j0, j1, scratch.data());
   };
   if (m * n * k > kParallelWork) {
@@ -71,7 +72,7 @@ template <const SimdKernels& (*K)()>
 void simd_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) {
   if (m <= 0 || w.rows <= 0) return;
   const SimdActsBuffer a = prepare_quantized(x, m, w.cols, false);
-  for_column_ranges(m, w.rows, w.cols,
+  for_column_ranges(m, w.rows, w.cols, true,
                     [&](int64_t j0, int64_t j1, float* s) { K().fp8(a.view, w, j0, j1, y, s); });
 }
 
@@ -79,7 +80,7 @@ template <const SimdKernels& (*K)()>
 void simd_fp4(const float* x, int64_t m, const Fp4Matrix& w, float* y) {
   if (m <= 0 || w.rows <= 0) return;
   const SimdActsBuffer a = prepare_quantized(x, m, w.cols, true);
-  for_column_ranges(m, w.rows, w.cols,
+  for_column_ranges(m, w.rows, w.cols, true,
                     [&](int64_t j0, int64_t j1, float* s) { K().fp4(a.view, w, j0, j1, y, s); });
 }
 
@@ -89,14 +90,15 @@ void simd_bf16(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k, f
   const SimdActsBuffer a = prepare_dense(x, m, k);
   static_assert(sizeof(bf16) == sizeof(uint16_t));
   const auto* wb = reinterpret_cast<const uint16_t*>(w);
-  for_column_ranges(m, n, k, [&](int64_t j0, int64_t j1, float*) { K().bf16(a.view, wb, n, k, j0, j1, y, round_out); });
+  for_column_ranges(m, n, k, false,
+                    [&](int64_t j0, int64_t j1, float*) { K().bf16(a.view, wb, n, k, j0, j1, y, round_out); });
 }
 
 template <const SimdKernels& (*K)()>
 void simd_f32(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y) {
   if (m <= 0 || n <= 0) return;
   const SimdActsBuffer a = prepare_dense(x, m, k);
-  for_column_ranges(m, n, k, [&](int64_t j0, int64_t j1, float*) { K().f32(a.view, w, n, k, j0, j1, y); });
+  for_column_ranges(m, n, k, false, [&](int64_t j0, int64_t j1, float*) { K().f32(a.view, w, n, k, j0, j1, y); });
 }
 
 constexpr LinearVariant kScalar = {"scalar", &linear_fp8_scalar, &linear_fp4_scalar, &linear_bf16_scalar,

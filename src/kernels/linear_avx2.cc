@@ -26,7 +26,9 @@ struct V16Avx2 {
     return {v, v};
   }
   [[gnu::always_inline]] static T mul(T a, T b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
-  [[gnu::always_inline]] static T fma(T a, T b, T c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
+  [[gnu::always_inline]] static T fma(T a, T b, T c) {
+    return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
+  }
 
   // The canonical tree: l + (l+8), then + (l+4), + (l+2), + (l+1).
   [[gnu::always_inline]] static float reduce(T v) {
@@ -37,16 +39,16 @@ struct V16Avx2 {
   }
 
   // e4m3 s|eeee|mmm -> fp32 bits s|0000eeee|mmm0...: the value times 2^-120, exact for normals
-  // and subnormals alike, so one multiply by 2^120 restores it (no table gather).
+  // and subnormals alike, so one multiply by 2^120 restores it (no table gather). Sign-extending
+  // the byte and shifting by 20 puts the sign in bit 31 and eeeemmm in bits 26..20 at once.
   [[gnu::always_inline]] static __m256 e4m3_8(__m128i bytes8) {
-    const __m256i c = _mm256_cvtepu8_epi32(bytes8);
-    const __m256i mag = _mm256_and_si256(_mm256_slli_epi32(c, 20), _mm256_set1_epi32(0x07f00000));
-    const __m256i sign = _mm256_and_si256(_mm256_slli_epi32(c, 24), _mm256_set1_epi32(int(0x80000000u)));
-    return _mm256_mul_ps(_mm256_castsi256_ps(_mm256_or_si256(mag, sign)), _mm256_set1_ps(0x1p120f));
+    const __m256i c = _mm256_slli_epi32(_mm256_cvtepi8_epi32(bytes8), 20);
+    const __m256i bits = _mm256_and_si256(c, _mm256_set1_epi32(int(0x87f00000u)));
+    return _mm256_mul_ps(_mm256_castsi256_ps(bits), _mm256_set1_ps(0x1p120f));
   }
   [[gnu::always_inline]] static T e4m3(const uint8_t* p) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return {e4m3_8(b), e4m3_8(_mm_unpackhi_epi64(b, b))};
+    return {e4m3_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))),
+            e4m3_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)))};
   }
 
   // e2m1: the 3 magnitude bits index an 8-entry table (permutevar8x32 reads the low 3 bits of
@@ -62,9 +64,8 @@ struct V16Avx2 {
                         _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(hi, 28), sign_bit)));
   }
   [[gnu::always_inline]] static void e2m1(const uint8_t* p, T& even, T& odd) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    e2m1_8(b, even.lo, odd.lo);
-    e2m1_8(_mm_unpackhi_epi64(b, b), even.hi, odd.hi);
+    e2m1_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), even.lo, odd.lo);
+    e2m1_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)), even.hi, odd.hi);
   }
 
   [[gnu::always_inline]] static __m256 bf16_8(const uint16_t* p) {

@@ -1,6 +1,6 @@
-// AVX-512 (F/BW/VL, the set cpu_features() requires for the tier) of the linears (compiled with those -m flags; called only when
-// cpu_features() reports them). A 16-lane vector is one __m512. Same kernels and the same
-// canonical order as the AVX2 tier (linear_simd_impl.h), so the two agree bitwise.
+// AVX-512 tier of the linears: compiled with -mavx512f/bw/vl (the set cpu_features() requires for
+// the tier) and called only when cpu_features() reports them. A 16-lane vector is one __m512.
+// Same kernels and the same canonical order as the AVX2 tier (linear_simd_impl.h): they agree bitwise.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -32,12 +32,13 @@ struct V16Avx512 {
   }
 
   // e4m3 s|eeee|mmm -> fp32 bits s|0000eeee|mmm0...: the value times 2^-120, exact for normals
-  // and subnormals alike, so one multiply by 2^120 restores it (no table gather).
+  // and subnormals alike, so one multiply by 2^120 restores it (no table gather). Sign-extending
+  // the byte and shifting by 20 puts the sign in bit 31 and eeeemmm in bits 26..20 at once.
   [[gnu::always_inline]] static T e4m3(const uint8_t* p) {
-    const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    const __m512i mag = _mm512_and_si512(_mm512_slli_epi32(c, 20), _mm512_set1_epi32(0x07f00000));
-    const __m512i sign = _mm512_and_si512(_mm512_slli_epi32(c, 24), _mm512_set1_epi32(int(0x80000000u)));
-    return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(mag, sign)), _mm512_set1_ps(0x1p120f));
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m512i c = _mm512_slli_epi32(_mm512_cvtepi8_epi32(bytes), 20);
+    const __m512i bits = _mm512_and_si512(c, _mm512_set1_epi32(int(0x87f00000u)));
+    return _mm512_mul_ps(_mm512_castsi512_ps(bits), _mm512_set1_ps(0x1p120f));
   }
 
   // e2m1: the nibble indexes a 16-entry table held in one register (permutexvar reads the low 4
