@@ -133,5 +133,60 @@ TEST_F(WriterTest, ReproducesGoldenShardsByteForByte) {
   }
 }
 
+// The streaming writer gives the same bytes as the in-memory one (here: the golden shards), asks
+// for each tensor exactly once, in file order, and holds nothing between calls.
+TEST_F(WriterTest, StreamingReproducesGoldenShardsAndCallsOncePerTensor) {
+  const fs::path golden = fs::path(DSV4_SHARED_DIR) / "golden" / "tiny-flash" / "checkpoint";
+  auto ck = Checkpoint::open(golden.string());
+  ASSERT_TRUE(ck.ok()) << ck.message();
+  std::vector<TensorMeta> metas;
+  std::vector<const TensorInfo*> infos;
+  std::vector<int> shard_of;
+  for (size_t s = 0; s < (*ck)->shards().size(); ++s)
+    for (const TensorInfo& t : (*ck)->shards()[s]->tensors()) {
+      metas.push_back({t.name, t.dtype, t.shape});
+      infos.push_back(&t);
+      shard_of.push_back(static_cast<int>(s));
+    }
+  std::vector<int> calls(metas.size(), 0);
+  std::vector<size_t> order;
+  const fs::path out = dir_ / "stream";
+  const Status st = write_sharded_safetensors_streaming(out.string(), metas, shard_of,
+                                                        [&](size_t i) -> Result<std::vector<uint8_t>> {
+                                                          ++calls[i];
+                                                          order.push_back(i);
+                                                          const TensorInfo* t = infos[i];
+                                                          return std::vector<uint8_t>(t->data, t->data + t->nbytes());
+                                                        });
+  ASSERT_TRUE(st.ok()) << st.message();
+  for (const char* f : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                        "model.safetensors.index.json"})
+    EXPECT_TRUE(read_bytes(out / f) == read_bytes(golden / f)) << f;
+  for (size_t i = 0; i < calls.size(); ++i) EXPECT_EQ(calls[i], 1) << metas[i].name;
+  // Within a shard, calls follow the data order: dtype size descending, then name.
+  for (size_t k = 1; k < order.size(); ++k) {
+    const TensorMeta &a = metas[order[k - 1]], &b = metas[order[k]];
+    if (shard_of[order[k - 1]] != shard_of[order[k]]) continue;
+    const bool before = dtype_size(a.dtype) != dtype_size(b.dtype) ? dtype_size(a.dtype) > dtype_size(b.dtype)
+                                                                    : a.name < b.name;
+    EXPECT_TRUE(before) << a.name << " then " << b.name;
+  }
+}
+
+TEST_F(WriterTest, StreamingRejectsWrongByteCountsAndProducerErrors) {
+  const std::vector<TensorMeta> metas = {{"a", DType::kF32, {2}}, {"b", DType::kBF16, {3}}};
+  std::string msg = write_sharded_safetensors_streaming((dir_ / "s1").string(), metas, {0, 0},
+                                                        [](size_t i) -> Result<std::vector<uint8_t>> {
+                                                          return std::vector<uint8_t>(i == 0 ? 8 : 5);
+                                                        })
+                        .message();
+  EXPECT_NE(msg.find("tensor 'b': produced 5 bytes but shape needs 6"), std::string::npos) << msg;
+  msg = write_sharded_safetensors_streaming((dir_ / "s2").string(), metas, {0, 0},
+                                            [](size_t) -> Result<std::vector<uint8_t>> { return error("no bytes"); })
+            .message();
+  EXPECT_EQ(msg, "no bytes");
+  EXPECT_FALSE(write_sharded_safetensors_streaming((dir_ / "s3").string(), metas, {1, 1}, {}).ok());  // shard 1 empty
+}
+
 }  // namespace
 }  // namespace dsv4
