@@ -1,7 +1,9 @@
 // Linear layers with the reference's numerics (spec §2.0, §2.11). Kernels know nothing about V4:
 // they take dims and pointers. Activations are float arrays holding bf16-representable values.
 // Every output element is computed by one thread in a fixed order, so results do not depend on
-// the number of rows in a call (prefill chunking) or on the thread count.
+// the number of rows in a call (prefill chunking, batching) or on the thread count. The CPU
+// variant (scalar reference, AVX2, AVX-512) is chosen once from cpu_features(); see
+// kernels/linear_variants.h for the variants and their reduction orders. Threads: base/thread_pool.h.
 #pragma once
 #include <cstdint>
 
