@@ -12,8 +12,9 @@ struct V16Avx2 {
   struct T {
     __m256 lo, hi;
   };
-  static constexpr int kColTile = 2;  // 16 ymm registers: 2 columns x (acc + partial) fit
-  static constexpr int kRowTile = 2;
+  static constexpr int kColTile = 2;  // 16 ymm registers: GEMV 2 columns x (acc + partial),
+  static constexpr int kRowTile = 4;     // GEMM: 4 rows x acc + the weight vectors
+  static constexpr int kFp8RowTile = 2;  // FP8 GEMM keeps a block partial per row as well
 
   [[gnu::always_inline]] static T zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
   [[gnu::always_inline]] static T load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }

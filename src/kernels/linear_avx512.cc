@@ -13,6 +13,7 @@ struct V16Avx512 {
   using T = __m512;
   static constexpr int kColTile = 4;  // 32 zmm registers: 4 columns x (acc + partial) fit
   static constexpr int kRowTile = 4;
+  static constexpr int kFp8RowTile = 4;
 
   [[gnu::always_inline]] static T zero() { return _mm512_setzero_ps(); }
   [[gnu::always_inline]] static T load(const float* p) { return _mm512_loadu_ps(p); }

@@ -3,8 +3,9 @@
 // from those files, after defining V. Everything sits in an anonymous namespace: each ISA file
 // gets its own copy, compiled with its own flags, and nothing leaks across (ODR).
 //
-// V provides: T, kColTile, kRowTile, zero, load, store, bcast, mul, fma (fused a*b+c), reduce,
-// e4m3 (16 codes -> 16 floats), e2m1 (16 packed bytes -> 16 even-k + 16 odd-k floats), bf16.
+// V provides: T, kColTile, kRowTile, kFp8RowTile, zero, load, store, bcast, mul, fma (fused
+// a*b+c), reduce, e4m3 (16 codes -> 16 floats), e2m1 (16 packed bytes -> 16 even-k + 16 odd-k
+// floats), bf16. The tile sizes change only which outputs are computed together, never the order.
 //
 // The canonical order (identical on every tier, so AVX2 and AVX-512 agree bitwise). Lane l of a
 // 16-lane accumulator takes the K positions that fall in lane l of each 16-wide vector, in order
@@ -151,7 +152,8 @@ void fp8_columns(const SimdActs& a, const Fp8Matrix& w, int64_t j0, int64_t j1, 
     for (int64_t kk = 0; kk < a.stride; kk += kL) V::store(wd + kk, fp8_weights<V>(row, k, kk));
     for (int64_t b = 0; b < kb; ++b) sw[b] = ue8m0_value(w.scales[(j / kWeightBlock) * kb + b]);
     int64_t r = 0;
-    for (; r + V::kRowTile <= a.m; r += V::kRowTile) fp8_gemm_rows<V, V::kRowTile>(a, r, wd, sw, k, j, n, y);
+    for (; r + V::kFp8RowTile <= a.m; r += V::kFp8RowTile)
+      fp8_gemm_rows<V, V::kFp8RowTile>(a, r, wd, sw, k, j, n, y);
     for (; r < a.m; ++r) fp8_gemm_rows<V, 1>(a, r, wd, sw, k, j, n, y);
   }
 }
