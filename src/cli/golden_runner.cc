@@ -1,5 +1,7 @@
 #include "cli/golden_runner.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -264,9 +266,24 @@ class Runner {
       DSV4_ASSIGN_OR_RETURN(auto ml, m_.mtp_forward(mseq, final_state.data(), std::span(tokens).subspan(1), &block_out));
       DSV4_ASSIGN_OR_RETURN(auto want, ref("mtp.block_out"));
       check_rel(name + ".mtp.block_out", block_out, want);
+      if (std::getenv("DSV4_GOLDEN_ROWS")) {  // per-row deviation, for hunting rounding points
+        for (int64_t j = 0; j + 1 < T; ++j) {
+          double num = 0, den = 0;
+          for (int64_t i = 0; i < row; ++i) {
+            const double d = block_out[j * row + i] - want[j * row + i];
+            num += d * d;
+            den += static_cast<double>(want[j * row + i]) * want[j * row + i];
+          }
+          fmt::print(out_, "row  mtp.block_out[{}]: rel_rms={:.3e}\n", j, std::sqrt(num / std::max(den, 1e-30)));
+        }
+      }
       if (has("mtp.logits_last")) {
         DSV4_ASSIGN_OR_RETURN(auto wl, ref("mtp.logits_last"));
         check_rel(name + ".mtp.logits_last", ml, wl);
+        // Teacher-forced: the MTP head alone on the reference block output of the last pair.
+        std::vector<float> tf(V);
+        m_.mtp_head_logits(&want[(T - 2) * row], 1, tf.data());
+        check_rel(name + ".mtp.head_teacher_forced", tf, wl);
       }
     }
     return ok_status();

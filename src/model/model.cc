@@ -155,6 +155,20 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
   return out;
 }
 
+void Model::mtp_head_logits(const float* block_out, int64_t m, float* logits) const {
+  const ModelConfig& c = config();
+  const LayerWeights& w = w_->mtp[0];
+  const int64_t d = c.hidden_size;
+  const int hc = c.hc_mult;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  std::vector<float> hh(m * d);
+  for (int64_t i = 0; i < m; ++i) {
+    hc_head(&block_out[i * hc * d], w.mtp_head, hc, d, eps, static_cast<float>(c.hc_eps), &hh[i * d]);
+    kernels::rms_norm(&hh[i * d], w.mtp_norm, d, eps, &hh[i * d]);
+  }
+  kernels::linear_bf16(hh.data(), m, w_->head, c.vocab_size, d, logits, false);  // the shared LM head
+}
+
 Result<std::vector<float>> Model::mtp_forward(Sequence& seq, const float* h, std::span<const int32_t> next_tokens,
                                               std::vector<float>* block_out) const {
   const MtpInput in{&seq, h, next_tokens};
@@ -217,15 +231,14 @@ Status Model::mtp_rows(std::span<const MtpInput> inputs, std::vector<std::vector
                 nullptr);
   // The head on each input's last pair, all rows in one GEMM.
   const int64_t m = static_cast<int64_t>(inputs.size());
-  std::vector<float> hh(m * d), all(m * c.vocab_size);
+  std::vector<float> last(m * hc * d), all(m * c.vocab_size);
   r0 = 0;
   for (int64_t i = 0; i < m; ++i) {
     r0 += static_cast<int64_t>(inputs[i].next_tokens.size());
-    hc_head(&x[(r0 - 1) * hc * d], w.mtp_head, hc, d, eps, static_cast<float>(c.hc_eps), &hh[i * d]);
-    kernels::rms_norm(&hh[i * d], w.mtp_norm, d, eps, &hh[i * d]);
+    std::copy(&x[(r0 - 1) * hc * d], &x[r0 * hc * d], &last[i * hc * d]);
     inputs[i].seq->mtp_pos += static_cast<int64_t>(inputs[i].next_tokens.size());
   }
-  kernels::linear_bf16(hh.data(), m, w_->head, c.vocab_size, d, all.data(), false);
+  mtp_head_logits(last.data(), m, all.data());
   logits->resize(m);
   for (int64_t i = 0; i < m; ++i) (*logits)[i].assign(&all[i * c.vocab_size], &all[(i + 1) * c.vocab_size]);
   if (block_out) *block_out = std::move(x);

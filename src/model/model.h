@@ -77,6 +77,9 @@ class Model {
   void run_layer(int layer, LayerState& st, float* x, const int32_t* tokens, int64_t n, int64_t pos0,
                  LayerTrace* trace) const;
   void head_logits(const float* x_final, float* logits) const;  // one position: [hc, d] -> [V]
+  // The MTP head (its own HC head and norm, then the shared LM head) on m MTP block outputs
+  // [m, hc, d] -> [m, V]. Requires an MTP block.
+  void mtp_head_logits(const float* block_out, int64_t m, float* logits) const;
   // m positions at once (rows of x_final may be spaced `stride` floats apart): [m, V].
   void head_logits_rows(const float* x_final, int64_t stride, int64_t m, float* logits) const;
   void init_state(int layer, LayerState& st) const;
