@@ -14,6 +14,10 @@ struct QuantizedRows {
   std::vector<float> scales;  // [m, n_blocks], each 2^e
 };
 
+// The reference quantization (tensor/quant.h fp8_quantize, then the e4m3 table).
 QuantizedRows quantize_rows(const float* x, int64_t m, int64_t k);
+// Bitwise the same result, the per-element rounding vectorized on the AVX2 / AVX-512 tiers
+// (the reference itself on the scalar tier).
+QuantizedRows quantize_rows_fast(const float* x, int64_t m, int64_t k);
 
 }  // namespace dsv4::kernels

@@ -22,7 +22,7 @@ struct SimdActsBuffer {
 
 // FP8-quantized rows (the same quantization as the scalar reference) in the SIMD layout.
 SimdActsBuffer prepare_quantized(const float* x, int64_t m, int64_t k, bool fp4_layout) {
-  QuantizedRows q = quantize_rows(x, m, k);
+  QuantizedRows q = quantize_rows_fast(x, m, k);
   SimdActsBuffer b;
   const int64_t stride = simd_stride(k);
   b.vals.assign(m * stride, 0.0f);

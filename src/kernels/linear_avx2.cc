@@ -74,6 +74,33 @@ struct V16Avx2 {
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
   }
   [[gnu::always_inline]] static T bf16(const uint16_t* p) { return {bf16_8(p), bf16_8(p + 8)}; }
+
+  // 8 activations -> e4m3 values: clamp (NaN passes, as std::clamp), then either the subnormal
+  // grid (|v| < 2^-6: round(v * 512) / 512, exact) or round-to-nearest-even of the fp32 pattern
+  // to 3 mantissa bits (the carry may bump the exponent, as in f32_to_fp8_e4m3); NaN -> +-qNaN.
+  [[gnu::always_inline]] static __m256 fp8_quant8(__m256 x, __m256 inv_scale) {
+    const __m256 scaled = _mm256_mul_ps(x, inv_scale);
+    const __m256 v = _mm256_min_ps(_mm256_set1_ps(448.0f), _mm256_max_ps(_mm256_set1_ps(-448.0f), scaled));
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i sign = _mm256_and_si256(u, _mm256_set1_epi32(int(0x80000000u)));
+    const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(a, 20), _mm256_set1_epi32(1));
+    const __m256i normal = _mm256_and_si256(_mm256_add_epi32(a, _mm256_add_epi32(_mm256_set1_epi32(0x7ffff), lsb)),
+                                            _mm256_set1_epi32(int(0xfff00000u)));
+    const __m256 grid = _mm256_round_ps(_mm256_mul_ps(_mm256_castsi256_ps(a), _mm256_set1_ps(512.0f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256i sub = _mm256_castps_si256(_mm256_mul_ps(grid, _mm256_set1_ps(1.0f / 512.0f)));
+    const __m256i is_sub = _mm256_cmpgt_epi32(_mm256_set1_epi32(0x3c800000), a);
+    const __m256i is_nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7f800000));
+    __m256i mag = _mm256_blendv_epi8(normal, sub, is_sub);
+    mag = _mm256_blendv_epi8(mag, _mm256_set1_epi32(0x7fc00000), is_nan);
+    return _mm256_castsi256_ps(_mm256_or_si256(mag, sign));
+  }
+  [[gnu::always_inline]] static void fp8_quant16(const float* x, float inv_scale, float* out) {
+    const __m256 s = _mm256_set1_ps(inv_scale);
+    _mm256_storeu_ps(out, fp8_quant8(_mm256_loadu_ps(x), s));
+    _mm256_storeu_ps(out + 8, fp8_quant8(_mm256_loadu_ps(x + 8), s));
+  }
 };
 
 }  // namespace

@@ -56,6 +56,26 @@ struct V16Avx512 {
     const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
   }
+
+  // 16 activations -> e4m3 values, as V16Avx2::fp8_quant8 (see there).
+  [[gnu::always_inline]] static void fp8_quant16(const float* x, float inv_scale, float* out) {
+    const __m512 scaled = _mm512_mul_ps(_mm512_loadu_ps(x), _mm512_set1_ps(inv_scale));
+    const __m512 v = _mm512_min_ps(_mm512_set1_ps(448.0f), _mm512_max_ps(_mm512_set1_ps(-448.0f), scaled));
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i sign = _mm512_and_si512(u, _mm512_set1_epi32(int(0x80000000u)));
+    const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(a, 20), _mm512_set1_epi32(1));
+    const __m512i normal = _mm512_and_si512(_mm512_add_epi32(a, _mm512_add_epi32(_mm512_set1_epi32(0x7ffff), lsb)),
+                                            _mm512_set1_epi32(int(0xfff00000u)));
+    const __m512 grid = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_castsi512_ps(a), _mm512_set1_ps(512.0f)),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512i sub = _mm512_castps_si512(_mm512_mul_ps(grid, _mm512_set1_ps(1.0f / 512.0f)));
+    const __mmask16 is_sub = _mm512_cmpgt_epi32_mask(_mm512_set1_epi32(0x3c800000), a);
+    const __mmask16 is_nan = _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(0x7f800000));
+    __m512i mag = _mm512_mask_blend_epi32(is_sub, normal, sub);
+    mag = _mm512_mask_blend_epi32(is_nan, mag, _mm512_set1_epi32(0x7fc00000));
+    _mm512_storeu_ps(out, _mm512_castsi512_ps(_mm512_or_si512(mag, sign)));
+  }
 };
 
 }  // namespace

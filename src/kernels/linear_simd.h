@@ -34,6 +34,10 @@ struct SimdKernels {
   // are also written as floats to rows_f32[j * dim ...] when that is not null.
   void (*row_dots)(const float* q, const uint16_t* const* rows, int64_t n_rows, int64_t dim, float* out,
                    float* rows_f32);
+  // out[i] = the e4m3 value (as float) of clamp(x[i] * inv_scale, -448, 448), rounded to nearest
+  // even with the subnormal step 2^-9: bitwise fp8_e4m3_table()[f32_to_fp8_e4m3(...)] (NaN too).
+  // inv_scale is a power of two, so x * inv_scale == x / scale exactly.
+  void (*fp8_quant_values)(const float* x, int64_t n, float inv_scale, float* out);
 };
 
 inline int64_t simd_stride(int64_t k) { return (k + kSimdLanes - 1) / kSimdLanes * kSimdLanes; }

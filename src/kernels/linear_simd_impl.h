@@ -5,7 +5,8 @@
 //
 // V provides: T, kColTile, kRowTile, kFp8RowTile, zero, load, store, bcast, mul, fma (fused
 // a*b+c), reduce, e4m3 (16 codes -> 16 floats), e2m1 (16 packed bytes -> 16 even-k + 16 odd-k
-// floats), bf16. The tile sizes change only which outputs are computed together, never the order.
+// floats), bf16, fp8_quant16 (16 activations -> their e4m3 values). The tile sizes change only
+// which outputs are computed together, never the order.
 //
 // The canonical order (identical on every tier, so AVX2 and AVX-512 agree bitwise). Lane l of a
 // 16-lane accumulator takes the K positions that fall in lane l of each 16-wide vector, in order
@@ -332,9 +333,23 @@ void row_dots(const float* q, const uint16_t* const* rows, int64_t n_rows, int64
   }
 }
 
+// ---- FP8 activation quantization (per element; the block scales stay in act_quant.cc) -------
+
+template <class V>
+void fp8_quant_values(const float* x, int64_t n, float inv_scale, float* out) {
+  int64_t i = 0;
+  for (; i + kL <= n; i += kL) V::fp8_quant16(x + i, inv_scale, out + i);
+  if (i < n) {
+    float in[kL] = {}, res[kL];
+    std::memcpy(in, x + i, static_cast<size_t>(n - i) * sizeof(float));
+    V::fp8_quant16(in, inv_scale, res);
+    std::memcpy(out + i, res, static_cast<size_t>(n - i) * sizeof(float));
+  }
+}
+
 template <class V>
 SimdKernels make_simd_kernels() {
-  return {&fp8_columns<V>, &fp4_columns<V>, &bf16_columns<V>, &f32_columns<V>, &row_dots<V>};
+  return {&fp8_columns<V>, &fp4_columns<V>, &bf16_columns<V>, &f32_columns<V>, &row_dots<V>, &fp8_quant_values<V>};
 }
 
 }  // namespace
