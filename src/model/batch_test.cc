@@ -52,11 +52,11 @@ TEST_P(BatchInvariance, MixedStepsMatchSoloRuns) {
   const Model& m = load(GetParam());
   const int V = static_cast<int>(m.config().vocab_size);
   std::mt19937 rng(7);
-  for (int k : {1, 2, 4, 8}) {
+  for (int k : {1, 3, 8}) {
     std::vector<std::vector<int32_t>> toks(k);
     std::vector<std::vector<float>> solo(k), got(k);
     for (int i = 0; i < k; ++i) {
-      toks[i] = random_tokens(5 + (17 * i + 3 * k) % 48, V, 100 * k + i);
+      toks[i] = random_tokens(4 + (17 * i + 3 * k) % 28, V, 100 * k + i);
       solo[i] = alone(m, toks[i]);
     }
     std::vector<Sequence> seqs(k);
