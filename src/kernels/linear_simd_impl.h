@@ -36,6 +36,9 @@ constexpr int64_t kL = kSimdLanes;
 // through memory, several times slower); the rare tail paths stay out of line.
 #define DSV4_SIMD_INLINE [[gnu::always_inline]] inline
 #define DSV4_SIMD_COLD [[gnu::noinline, gnu::cold]]
+// Loops over the columns / rows of a tile must unroll fully, or GCC -O2 keeps the accumulator
+// arrays in memory (a store-to-load round trip on every FMA).
+#define DSV4_UNROLL _Pragma("GCC unroll 16")
 
 inline float f32_from_bits(uint32_t u) {
   float f;
@@ -97,7 +100,7 @@ void fp8_gemv_cols(const SimdActs& a, const Fp8Matrix& w, int64_t j, float* y) {
   const uint8_t* rows[CT];
   const uint8_t* scales[CT];
   T acc[CT];
-  for (int c = 0; c < CT; ++c) {
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) {
     rows[c] = w.codes + (j + c) * k;
     scales[c] = w.scales + ((j + c) / kWeightBlock) * kb;
     acc[c] = V::zero();
@@ -105,15 +108,15 @@ void fp8_gemv_cols(const SimdActs& a, const Fp8Matrix& w, int64_t j, float* y) {
   for (int64_t b = 0; b < kb; ++b) {
     const int64_t k0 = b * kWeightBlock, k1 = min64(k, k0 + kWeightBlock);
     T p[CT];
-    for (int c = 0; c < CT; ++c) p[c] = V::zero();
+    DSV4_UNROLL for (int c = 0; c < CT; ++c) p[c] = V::zero();
     for (int64_t kk = k0; kk < k1; kk += kL) {
       const T av = V::load(a.vals + kk);
-      for (int c = 0; c < CT; ++c) p[c] = V::fma(av, fp8_weights<V>(rows[c], k, kk), p[c]);
+      DSV4_UNROLL for (int c = 0; c < CT; ++c) p[c] = V::fma(av, fp8_weights<V>(rows[c], k, kk), p[c]);
     }
     const float sa = a.scales[b];
-    for (int c = 0; c < CT; ++c) acc[c] = V::fma(p[c], V::bcast(sa * ue8m0_value(scales[c][b])), acc[c]);
+    DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::fma(p[c], V::bcast(sa * ue8m0_value(scales[c][b])), acc[c]);
   }
-  for (int c = 0; c < CT; ++c) y[j + c] = round_to_bf16(V::reduce(acc[c]));
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) y[j + c] = round_to_bf16(V::reduce(acc[c]));
 }
 
 // RT rows starting at r0 against one decoded weight row wd (zero past K) with block scales sw.
@@ -123,18 +126,18 @@ void fp8_gemm_rows(const SimdActs& a, int64_t r0, const float* wd, const float* 
   using T = typename V::T;
   const int64_t kb = (k + kWeightBlock - 1) / kWeightBlock;
   T acc[RT];
-  for (int r = 0; r < RT; ++r) acc[r] = V::zero();
+  DSV4_UNROLL for (int r = 0; r < RT; ++r) acc[r] = V::zero();
   for (int64_t b = 0; b < kb; ++b) {
     const int64_t k0 = b * kWeightBlock, k1 = min64(k, k0 + kWeightBlock);
     T p[RT];
-    for (int r = 0; r < RT; ++r) p[r] = V::zero();
+    DSV4_UNROLL for (int r = 0; r < RT; ++r) p[r] = V::zero();
     for (int64_t kk = k0; kk < k1; kk += kL) {
       const T wv = V::load(wd + kk);
-      for (int r = 0; r < RT; ++r) p[r] = V::fma(V::load(a.vals + (r0 + r) * a.stride + kk), wv, p[r]);
+      DSV4_UNROLL for (int r = 0; r < RT; ++r) p[r] = V::fma(V::load(a.vals + (r0 + r) * a.stride + kk), wv, p[r]);
     }
-    for (int r = 0; r < RT; ++r) acc[r] = V::fma(p[r], V::bcast(a.scales[(r0 + r) * a.n_blocks + b] * sw[b]), acc[r]);
+    DSV4_UNROLL for (int r = 0; r < RT; ++r) acc[r] = V::fma(p[r], V::bcast(a.scales[(r0 + r) * a.n_blocks + b] * sw[b]), acc[r]);
   }
-  for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
+  DSV4_UNROLL for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
 }
 
 template <class V>
@@ -168,7 +171,7 @@ void fp4_gemv_cols(const SimdActs& a, const Fp4Matrix& w, int64_t j, float* y) {
   const uint8_t* rows[CT];
   const uint8_t* scales[CT];
   T acc[CT];
-  for (int c = 0; c < CT; ++c) {
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) {
     rows[c] = w.packed + (j + c) * (k / 2);
     scales[c] = w.scales + (j + c) * sb;
     acc[c] = V::zero();
@@ -176,14 +179,14 @@ void fp4_gemv_cols(const SimdActs& a, const Fp4Matrix& w, int64_t j, float* y) {
   for (int64_t s = 0; s < sb; ++s) {
     const T ae = V::load(a.vals + s * kFp4Block), ao = V::load(a.vals + s * kFp4Block + kL);
     const float sa = a.scales[s / per_act];
-    for (int c = 0; c < CT; ++c) {
+    DSV4_UNROLL for (int c = 0; c < CT; ++c) {
       T we, wo;
       V::e2m1(rows[c] + s * (kFp4Block / 2), we, wo);
       const T t = V::fma(ao, wo, V::mul(ae, we));
       acc[c] = V::fma(t, V::bcast(sa * ue8m0_value(scales[c][s])), acc[c]);
     }
   }
-  for (int c = 0; c < CT; ++c) y[j + c] = round_to_bf16(V::reduce(acc[c]));
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) y[j + c] = round_to_bf16(V::reduce(acc[c]));
 }
 
 template <class V, int RT>
@@ -192,16 +195,16 @@ void fp4_gemm_rows(const SimdActs& a, int64_t r0, const float* wd, const float* 
   using T = typename V::T;
   const int64_t sb = k / kFp4Block, per_act = kActBlock / kFp4Block;
   T acc[RT];
-  for (int r = 0; r < RT; ++r) acc[r] = V::zero();
+  DSV4_UNROLL for (int r = 0; r < RT; ++r) acc[r] = V::zero();
   for (int64_t s = 0; s < sb; ++s) {
     const T we = V::load(wd + s * kFp4Block), wo = V::load(wd + s * kFp4Block + kL);
-    for (int r = 0; r < RT; ++r) {
+    DSV4_UNROLL for (int r = 0; r < RT; ++r) {
       const float* ar = a.vals + (r0 + r) * a.stride + s * kFp4Block;
       const T t = V::fma(V::load(ar + kL), wo, V::mul(V::load(ar), we));
       acc[r] = V::fma(t, V::bcast(a.scales[(r0 + r) * a.n_blocks + s / per_act] * sw[s]), acc[r]);
     }
   }
-  for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
+  DSV4_UNROLL for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
 }
 
 template <class V>
@@ -250,12 +253,12 @@ template <class V, class Row, int CT, typename W>
 void dense_gemv_cols(const SimdActs& a, const W* w, int64_t k, int64_t j, float* y, bool round_out) {
   using T = typename V::T;
   T acc[CT];
-  for (int c = 0; c < CT; ++c) acc[c] = V::zero();
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::zero();
   for (int64_t kk = 0; kk < k; kk += kL) {
     const T xv = V::load(a.vals + kk);
-    for (int c = 0; c < CT; ++c) acc[c] = V::fma(xv, Row::at(w + (j + c) * k, k, kk), acc[c]);
+    DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::fma(xv, Row::at(w + (j + c) * k, k, kk), acc[c]);
   }
-  for (int c = 0; c < CT; ++c) {
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) {
     const float v = V::reduce(acc[c]);
     y[j + c] = round_out ? round_to_bf16(v) : v;
   }
@@ -266,12 +269,12 @@ void dense_gemm_rows(const SimdActs& a, int64_t r0, const W* row, int64_t k, int
                      bool round_out) {
   using T = typename V::T;
   T acc[RT];
-  for (int r = 0; r < RT; ++r) acc[r] = V::zero();
+  DSV4_UNROLL for (int r = 0; r < RT; ++r) acc[r] = V::zero();
   for (int64_t kk = 0; kk < k; kk += kL) {
     const T wv = Row::at(row, k, kk);
-    for (int r = 0; r < RT; ++r) acc[r] = V::fma(V::load(a.vals + (r0 + r) * a.stride + kk), wv, acc[r]);
+    DSV4_UNROLL for (int r = 0; r < RT; ++r) acc[r] = V::fma(V::load(a.vals + (r0 + r) * a.stride + kk), wv, acc[r]);
   }
-  for (int r = 0; r < RT; ++r) {
+  DSV4_UNROLL for (int r = 0; r < RT; ++r) {
     const float v = V::reduce(acc[r]);
     y[(r0 + r) * n + j] = round_out ? round_to_bf16(v) : v;
   }
