@@ -69,6 +69,19 @@ struct V16Avx2 {
     e2m1_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)), even.hi, odd.hi);
   }
 
+  // UE8M0 bytes -> 2^(e-127) (e << 23), with e = 0 -> 2^-127 and e = 255 -> NaN (ue8m0_to_f32).
+  [[gnu::always_inline]] static __m256 ue8m0_8(__m128i bytes8) {
+    const __m256i e = _mm256_cvtepu8_epi32(bytes8);
+    __m256i bits = _mm256_slli_epi32(e, 23);
+    bits = _mm256_blendv_epi8(bits, _mm256_set1_epi32(0x00400000), _mm256_cmpeq_epi32(e, _mm256_setzero_si256()));
+    bits = _mm256_blendv_epi8(bits, _mm256_set1_epi32(0x7fc00000), _mm256_cmpeq_epi32(e, _mm256_set1_epi32(255)));
+    return _mm256_castsi256_ps(bits);
+  }
+  [[gnu::always_inline]] static T ue8m0(const uint8_t* p) {
+    return {ue8m0_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))),
+            ue8m0_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)))};
+  }
+
   [[gnu::always_inline]] static __m256 bf16_8(const uint16_t* p) {
     const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));

@@ -52,6 +52,17 @@ struct V16Avx512 {
     odd = _mm512_permutexvar_ps(_mm512_srli_epi32(c, 4), grid);
   }
 
+  // UE8M0 bytes -> 2^(e-127) (e << 23), with e = 0 -> 2^-127 and e = 255 -> NaN (ue8m0_to_f32).
+  [[gnu::always_inline]] static T ue8m0(const uint8_t* p) {
+    const __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    __m512i bits = _mm512_slli_epi32(e, 23);
+    bits = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()), bits,
+                                   _mm512_set1_epi32(0x00400000));
+    bits = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(e, _mm512_set1_epi32(255)), bits,
+                                   _mm512_set1_epi32(0x7fc00000));
+    return _mm512_castsi512_ps(bits);
+  }
+
   [[gnu::always_inline]] static T bf16(const uint16_t* p) {
     const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));

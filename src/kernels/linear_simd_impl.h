@@ -5,7 +5,8 @@
 //
 // V provides: T, kColTile, kRowTile, kFp8RowTile, zero, load, store, bcast, mul, fma (fused
 // a*b+c), reduce, e4m3 (16 codes -> 16 floats), e2m1 (16 packed bytes -> 16 even-k + 16 odd-k
-// floats), bf16, fp8_quant16 (16 activations -> their e4m3 values). The tile sizes change only
+// floats), ue8m0 (16 scale bytes -> 16 floats), bf16, fp8_quant16 (16 activations -> their e4m3
+// values). The tile sizes change only
 // which outputs are computed together, never the order.
 //
 // The canonical order (identical on every tier, so AVX2 and AVX-512 agree bitwise). Lane l of a
@@ -72,6 +73,12 @@ DSV4_SIMD_COLD typename V::T e4m3_partial(const uint8_t* p, int64_t len) {
   return V::e4m3(buf);
 }
 template <class V>
+DSV4_SIMD_COLD typename V::T ue8m0_partial(const uint8_t* p, int64_t len) {
+  uint8_t buf[kL] = {};
+  std::memcpy(buf, p, static_cast<size_t>(len));
+  return V::ue8m0(buf);
+}
+template <class V>
 DSV4_SIMD_COLD typename V::T bf16_partial(const uint16_t* p, int64_t len) {
   uint16_t buf[kL] = {};
   std::memcpy(buf, p, static_cast<size_t>(len) * sizeof(uint16_t));
@@ -135,7 +142,9 @@ void fp8_gemm_rows(const SimdActs& a, int64_t r0, const float* wd, const float* 
       const T wv = V::load(wd + kk);
       DSV4_UNROLL for (int r = 0; r < RT; ++r) p[r] = V::fma(V::load(a.vals + (r0 + r) * a.stride + kk), wv, p[r]);
     }
-    DSV4_UNROLL for (int r = 0; r < RT; ++r) acc[r] = V::fma(p[r], V::bcast(a.scales[(r0 + r) * a.n_blocks + b] * sw[b]), acc[r]);
+    DSV4_UNROLL for (int r = 0; r < RT; ++r) {
+      acc[r] = V::fma(p[r], V::bcast(a.scales[(r0 + r) * a.n_blocks + b] * sw[b]), acc[r]);
+    }
   }
   DSV4_UNROLL for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
 }
@@ -176,14 +185,27 @@ void fp4_gemv_cols(const SimdActs& a, const Fp4Matrix& w, int64_t j, float* y) {
     scales[c] = w.scales + (j + c) * sb;
     acc[c] = V::zero();
   }
-  for (int64_t s = 0; s < sb; ++s) {
-    const T ae = V::load(a.vals + s * kFp4Block), ao = V::load(a.vals + s * kFp4Block + kL);
-    const float sa = a.scales[s / per_act];
+  // Per 16 sub-blocks: the products sa * sw for every column at once (the same fp32 products as
+  // one at a time), so the inner loop only broadcasts them.
+  for (int64_t s0 = 0; s0 < sb; s0 += kL) {
+    const int64_t cnt = min64(kL, sb - s0);
+    float sa16[kL] = {};
+    for (int64_t i = 0; i < cnt; ++i) sa16[i] = a.scales[(s0 + i) / per_act];
+    const T sav = V::load(sa16);
+    float sc[CT][kL];
     DSV4_UNROLL for (int c = 0; c < CT; ++c) {
-      T we, wo;
-      V::e2m1(rows[c] + s * (kFp4Block / 2), we, wo);
-      const T t = V::fma(ao, wo, V::mul(ae, we));
-      acc[c] = V::fma(t, V::bcast(sa * ue8m0_value(scales[c][s])), acc[c]);
+      const T sw = cnt == kL ? V::ue8m0(scales[c] + s0) : ue8m0_partial<V>(scales[c] + s0, cnt);
+      V::store(sc[c], V::mul(sav, sw));
+    }
+    for (int64_t i = 0; i < cnt; ++i) {
+      const int64_t s = s0 + i;
+      const T ae = V::load(a.vals + s * kFp4Block), ao = V::load(a.vals + s * kFp4Block + kL);
+      DSV4_UNROLL for (int c = 0; c < CT; ++c) {
+        T we, wo;
+        V::e2m1(rows[c] + s * (kFp4Block / 2), we, wo);
+        const T t = V::fma(ao, wo, V::mul(ae, we));
+        acc[c] = V::fma(t, V::bcast(sc[c][i]), acc[c]);
+      }
     }
   }
   DSV4_UNROLL for (int c = 0; c < CT; ++c) y[j + c] = round_to_bf16(V::reduce(acc[c]));

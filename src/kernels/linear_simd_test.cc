@@ -154,6 +154,17 @@ TEST(LinearSimd, MatchesCanonicalOrderEmulationBitwise) {
       v->fp4(x.data(), s.m, w.m, y.data());
       expect_bitwise(y, emulate_fp4(x, s.m, w), "fp4 k=" + std::to_string(s.k));
     }
+    {  // Extreme UE8M0 exponents (0 = 2^-127: products underflow; 240) and sub-block counts that
+       // are not multiples of 16 (the GEMV converts the scales 16 at a time).
+      Fp4Weight w(5, 32 * 19, 107);
+      for (size_t i = 0; i < w.scales.size(); ++i) w.scales[i] = (i % 7 == 0) ? 0 : (i % 11 == 0) ? 240 : w.scales[i];
+      const std::vector<float> x = random_bf16_values(2 * 32 * 19, 1e-3f, 108);
+      for (int64_t m : {1, 2}) {
+        std::vector<float> y(m * 5);
+        v->fp4(x.data(), m, w.m, y.data());
+        expect_bitwise(y, emulate_fp4(x, m, w), "fp4 extreme scales");
+      }
+    }
     for (const Shape& s : kDenseShapes) {
       const std::vector<float> x = random_bf16_values(s.m * s.k, 1.0f, 105);
       const std::vector<float> wf = random_bf16_values(s.n * s.k, 0.5f, 106);
