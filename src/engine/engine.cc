@@ -19,6 +19,7 @@ void Stream::push(Event e) {
   std::lock_guard<std::mutex> l(mu_);
   if (ended_) return;
   ended_ = e.last;
+  e.time = std::chrono::steady_clock::now();
   q_.push_back(std::move(e));
   cv_.notify_all();
 }

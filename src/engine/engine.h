@@ -26,6 +26,10 @@ struct EngineOptions {
   int step_tokens = 256;      // token budget of one step (decode tokens first, then prefill chunks)
   int64_t max_context = 0;    // 0: the config's max_position_embeddings
   int speculative = 1;        // default MTP draft tokens per step when the model has MTP (0 = off)
+  // A choice whose drafts are accepted less often than this after `spec_probe` drafts stops
+  // speculating (drafts that are mostly rejected only cost time; outputs are the same either way).
+  double spec_min_accept = 0.2;
+  int spec_probe = 16;
   int max_running = 256;      // requests admitted at once; later ones wait in the queue
   // Test and debug hook, called on the owner thread with every logits row a token is drawn
   // from: the request id, the choice, the position of the drawn token and the raw logits.

@@ -266,7 +266,7 @@ void Engine::step() {
         c->feed.push_back(c->draft);
         c->mark = model::mark(c->seq);
       }
-      in.push_back({&c->seq, c->feed, verify ? 2 : 1, j->speculative > 0});
+      in.push_back({&c->seq, c->feed, verify ? 2 : 1, j->speculative > 0 && c->speculate});
       items.push_back({j.get(), c.get(), c->seq.pos, verify});
       budget -= static_cast<int64_t>(c->feed.size());
     }
@@ -320,10 +320,10 @@ void Engine::step() {
     }
     Choice& c = *it.choice;
     const int64_t n = static_cast<int64_t>(c.feed.size());
-    if (j.speculative) add_states(c.mtp, it.pos0, o.states, row);
+    if (j.speculative && c.speculate) add_states(c.mtp, it.pos0, o.states, row);
     if (!it.verify) {
       c.last_logits = row_logits(0);
-      if (j.speculative) c.last_state = row_state(n - 1);
+      if (!o.states.empty()) c.last_state = row_state(n - 1);
       c.feed.clear();
       cx.observe(j, c, c.last_logits);
       const Distribution d = make_distribution(c.last_logits, j.req.sampling, &c.history);
@@ -334,11 +334,14 @@ void Engine::step() {
     const int32_t d = c.draft;
     c.draft = -1;
     ++j.usage.drafted_tokens;
+    ++c.drafted;
     cx.observe(j, c, row_logits(0));
     const Distribution p0 = make_distribution(row_logits(0), j.req.sampling, &c.history);
     const Verdict v = verify_draft(p0, c.draft_q, d, c.rng);
+    if (c.drafted >= opt_.spec_probe && c.accepted < opt_.spec_min_accept * c.drafted) c.speculate = false;
     if (v.accepted) {
       ++j.usage.accepted_tokens;
+      ++c.accepted;
       c.mark.reset();
       c.last_logits = row_logits(1);
       c.last_state = row_state(n - 1);
@@ -370,7 +373,7 @@ void Engine::step() {
       continue;
     }
     for (auto& c : j->choices) {
-      if (c->done) continue;
+      if (c->done || !c->speculate) continue;
       MtpItem it{&c->mtp, &c->seq, nullptr, &j->req.sampling, {}, {}};
       collect_pairs(c->mtp, c->tokens, static_cast<int64_t>(c->tokens.size()), &it);
       // Draft only from a single pending token (a longer feed follows a rejection and is

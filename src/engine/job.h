@@ -36,6 +36,8 @@ struct Choice {
   std::optional<StreamDecoder> decoder;
   StopMatcher stop{{}};
   int generated = 0;
+  int drafted = 0, accepted = 0;
+  bool speculate = true;  // off once the acceptance rate proved too low
   bool done = false;
 };
 

@@ -1,6 +1,7 @@
 // What callers hand the engine and what they get back. Plain structs: the engine knows no HTTP
 // or JSON; the server and the CLI translate to and from these.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,6 +67,7 @@ struct Event {
   std::string error;  // kError (the request ends; no kFinish follows)
   bool last = false;  // no more events for this request
   int64_t step = 0;   // the engine step that produced it (for scheduling tests)
+  std::chrono::steady_clock::time_point time;  // when the engine emitted it
 };
 
 }  // namespace dsv4::engine
