@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 
+#include "base/thread_pool.h"
 #include "model/model.h"
 
 namespace dsv4::model {
@@ -117,6 +118,21 @@ TEST_P(BatchInvariance, MtpBatchMatchesSolo) {
   auto out = m.mtp_forward_batch(in);
   ASSERT_TRUE(out.ok()) << out.message();
   for (int j = 0; j < k; ++j) EXPECT_TRUE(same_bits((*out)[j], solo[k - 1 - j])) << "sequence " << k - 1 - j;
+}
+
+// The thread count changes which thread computes an output, never its reduction order.
+TEST_P(BatchInvariance, ThreadCountDoesNotChangeLogits) {
+  const Model& m = load(GetParam());
+  const auto toks = random_tokens(40, static_cast<int>(m.config().vocab_size), 5);
+  const int before = dsv4::num_threads();
+  std::vector<std::vector<float>> got;
+  for (int t : {1, 2, 3}) {
+    dsv4::set_num_threads(t);
+    got.push_back(alone(m, toks));
+  }
+  dsv4::set_num_threads(before);
+  EXPECT_TRUE(same_bits(got[0], got[1]));
+  EXPECT_TRUE(same_bits(got[0], got[2]));
 }
 
 TEST_P(BatchInvariance, BadInputLeavesEverySequenceUnchanged) {
