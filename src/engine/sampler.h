@@ -82,15 +82,4 @@ Verdict verify_draft(const Distribution& p, const Distribution& q, int32_t draft
 // Index of the largest logit (lowest index on ties).
 int32_t argmax(std::span<const float> logits);
 
-// The single-sequence sampler used by engine::generate.
-class Sampler {
- public:
-  explicit Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {}
-  int32_t sample(std::span<const float> logits) { return draw(make_distribution(logits, p_, nullptr), rng_); }
-
- private:
-  SamplingParams p_;
-  Rng rng_;
-};
-
 }  // namespace dsv4::engine
