@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/attn_dot.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
 #include "model/block.h"
@@ -50,19 +51,15 @@ void sparse_attention(const float* q, int n_heads, int head_dim, const std::vect
     for (int64_t b0 = 0; b0 < n_cand; b0 += kAttnBlock) {
       const int64_t nb = std::min<int64_t>(kAttnBlock, n_cand - b0);
       float bmax = mx;
+      // q.k of every candidate in the block (each dot in a fixed order of its own, so a score
+      // never depends on the other candidates); the rows' floats are kept for P.V.
+      kernels::bf16_row_dots(qh, &rows[b0], nb, head_dim, p.data(), kv.data());
       for (int64_t j = 0; j < nb; ++j) {
-        const bf16* r = rows[b0 + j];
-        if (!r) {
+        if (!rows[b0 + j]) {
           p[j] = -std::numeric_limits<float>::infinity();
           continue;
         }
-        float dot = 0.0f;
-        for (int i = 0; i < head_dim; ++i) {
-          const float v = bf16_to_f32(r[i]);
-          kv[j * head_dim + i] = v;
-          dot += qh[i] * v;
-        }
-        p[j] = dot * scale;
+        p[j] *= scale;
         bmax = std::max(bmax, p[j]);
       }
       if (bmax == -std::numeric_limits<float>::infinity()) continue;  // nothing valid yet

@@ -4,22 +4,26 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/attn_dot.h"
+
 namespace dsv4::model {
 
 void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, const bf16* keys, int64_t n_visible,
                     float* scores) {
-  for (int64_t s = 0; s < n_visible; ++s) {
-    const bf16* k = keys + s * head_dim;
-    float total = 0.0f;  // torch's bf16 sum over heads: fp32 accumulation, one rounding at the end
-    for (int h = 0; h < n_heads; ++h) {
-      const float* qh = q + static_cast<int64_t>(h) * head_dim;
-      float dot = 0.0f;
-      for (int i = 0; i < head_dim; ++i) dot += qh[i] * bf16_to_f32(k[i]);
-      const float relu = std::max(round_bf16(dot), 0.0f);  // einsum output is bf16, then relu_
-      total += round_bf16(relu * w[h]);
+  std::vector<const bf16*> rows(n_visible);
+  for (int64_t s = 0; s < n_visible; ++s) rows[s] = keys + s * head_dim;
+  // Per head, q.k against every key (each dot in its own fixed order); then per key the heads in
+  // order: torch's bf16 sum over heads, fp32 accumulation, one rounding at the end.
+  std::vector<float> dots(static_cast<size_t>(n_heads) * n_visible), total(n_visible, 0.0f);
+  for (int h = 0; h < n_heads; ++h)
+    kernels::bf16_row_dots(q + static_cast<int64_t>(h) * head_dim, rows.data(), n_visible, head_dim,
+                           &dots[static_cast<size_t>(h) * n_visible], nullptr);
+  for (int h = 0; h < n_heads; ++h)
+    for (int64_t s = 0; s < n_visible; ++s) {
+      const float relu = std::max(round_bf16(dots[static_cast<size_t>(h) * n_visible + s]), 0.0f);  // bf16 einsum, relu_
+      total[s] += round_bf16(relu * w[h]);
     }
-    scores[s] = round_bf16(total);
-  }
+  for (int64_t s = 0; s < n_visible; ++s) scores[s] = round_bf16(total[s]);
 }
 
 std::vector<int32_t> topk_indices(const float* scores, int64_t n, int64_t k) {
