@@ -10,16 +10,13 @@
 
 #include <fmt/format.h>
 
+#include "base/thread_pool.h"
 #include "cli/bench_memory.h"
 #include "cli/bench_model.h"
 #include "cli/bench_onednn.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "model/schema_cost.h"
-#if __has_include("base/thread_pool.h")
-#include "base/thread_pool.h"
-#define DSV4_BENCH_HAS_POOL 1
-#endif
 #ifdef DSV4_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -37,11 +34,9 @@ struct BenchOptions {
   bool warm = true;
 };
 
-// Kernel threads: the engine's pool when it exists, and OpenMP (older kernels, oneDNN).
+// Kernel threads: the engine's pool, and OpenMP's (oneDNN's runtime).
 void set_threads(int n) {
-#ifdef DSV4_BENCH_HAS_POOL
   set_num_threads(n);
-#endif
 #ifdef DSV4_HAVE_OPENMP
   omp_set_num_threads(n);
 #endif
@@ -65,6 +60,9 @@ void print_profile(const char* phase, const PhaseTiming& t) {
 
 int bench(const BenchOptions& o) {
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.run.prompt < 1) return fail("bench", "--prompt must be >= 1");
+  if (o.run.gen < 1) return fail("bench", "--gen must be >= 1");
+  if (o.run.chunk < 1) return fail("bench", "--chunk must be >= 1");
   if (o.bw_mb < 1) return fail("bench", "--bw-mb must be >= 1");
   if (o.reps < 1) return fail("bench", "--reps must be >= 1");
   if (o.gemm_m < 1 || o.gemm_n < 1 || o.gemm_k < 1) return fail("bench", "--gemm-m/n/k must be >= 1");
