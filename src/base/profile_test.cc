@@ -34,7 +34,8 @@ TEST_F(ProfileTest, AccumulatesCallsAndTime) {
     DSV4_PROFILE_SCOPE("test.sleep");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  const Entry* e = find(snapshot(), "test.sleep");
+  const std::vector<Entry> snap = snapshot();  // find() points into it: keep it alive
+  const Entry* e = find(snap, "test.sleep");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->calls, 3);
   EXPECT_EQ(e->depth, 0);
@@ -69,7 +70,8 @@ TEST_F(ProfileTest, SameNameFromTwoSitesMerges) {
   const std::string dynamic = std::string("test.") + "merge";  // another address, same text
   { DSV4_PROFILE_SCOPE("test.merge"); }
   { Scope s(dynamic.c_str()); }
-  const Entry* e = find(snapshot(), "test.merge");
+  const std::vector<Entry> snap = snapshot();
+  const Entry* e = find(snap, "test.merge");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->calls, 2);
 }
