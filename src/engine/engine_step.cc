@@ -3,6 +3,7 @@
 // in one batched forward, sample / verify, feed the MTP block, and emit events.
 #include <algorithm>
 
+#include "base/profile.h"
 #include "engine/engine.h"
 #include "engine/job.h"
 
@@ -246,6 +247,7 @@ void collect_pairs(MtpFeed& f, std::span<const int32_t> tokens, int64_t limit, M
 }  // namespace
 
 void Engine::step() {
+  DSV4_PROFILE_SCOPE("engine.step");
   StepContext cx(m_, tok_, max_ctx_, opt_, stats().steps);
   const int64_t row = m_.config().hc_dim();
   for (auto& j : jobs_) {

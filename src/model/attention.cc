@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/profile.h"
 #include "kernels/attn_dot.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
@@ -93,6 +94,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
 
 void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope,
                        std::span<const Segment> segments, const float* a, int64_t n, float* out, LayerTrace* trace) {
+  DSV4_PROFILE_SCOPE("attn");
   const int64_t d = c.hidden_size, H = c.num_attention_heads, D = c.head_dim;
   const int rd = c.qk_rope_head_dim, W = c.sliding_window;
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -108,6 +110,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
   // Compressor / indexer projections (fp32 GEMMs with bf16 weights).
   std::vector<float> cu, cz, iu, iz, iq, iw;
   if (w.has_compressor) {
+    DSV4_PROFILE_SCOPE("attn.compressor_proj");
     const int64_t wd = compressor_width(w.compressor);
     cu.resize(n * wd);
     cz.resize(n * wd);
@@ -116,6 +119,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
   }
   const int64_t nih = c.index_n_heads, dih = c.index_head_dim;
   if (w.has_indexer) {
+    DSV4_PROFILE_SCOPE("attn.indexer_proj");
     const int64_t wd = compressor_width(w.indexer.compressor);
     iu.resize(n * wd);
     iz.resize(n * wd);
@@ -166,9 +170,12 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       }
       const int64_t visible = (t + 1) / w.indexer.compressor.ratio;
       scores.resize(visible);
-      indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), st.index_keys.data(), visible,
-                     scores.data());
-      selected = topk_indices(scores.data(), visible, c.index_topk);
+      {
+        DSV4_PROFILE_SCOPE("attn.indexer_scores_topk");
+        indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), st.index_keys.data(), visible,
+                       scores.data());
+        selected = topk_indices(scores.data(), visible, c.index_topk);
+      }
       if (trace) {
         std::vector<int32_t> row(c.index_topk, -1);
         std::copy(selected.begin(), selected.end(), row.begin());
@@ -199,11 +206,15 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       for (int64_t s = 0; s < visible; ++s) rows.push_back(&st.compressed[s * D]);
     }
     float* ot = &o[i * H * D];
-    sparse_attention(qt, static_cast<int>(H), static_cast<int>(D), rows, w.attn_sink, scale, ot);
+    {
+      DSV4_PROFILE_SCOPE("attn.core");
+      sparse_attention(qt, static_cast<int>(H), static_cast<int>(D), rows, w.attn_sink, scale, ot);
+    }
     for (int64_t h = 0; h < H; ++h) kernels::rope_rotate(ot + h * D + D - rd, cs.data(), sn.data(), rd / 2, true);
   }
 
   // Grouped low-rank output: low_g = wo_a_g @ o_g (bf16 x bf16, fp32 accumulate, bf16 out).
+  DSV4_PROFILE_SCOPE("attn.out_proj");
   const int64_t og = c.o_groups, rank = c.o_lora_rank, gin = H * D / og;
   std::vector<float> low(n * og * rank);
   for (int64_t i = 0; i < n; ++i)

@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include "base/profile.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
 #include "model/attention.h"
@@ -48,6 +49,7 @@ Status Model::check_tokens(std::span<const int32_t> tokens) const {
 }
 
 void Model::embed(std::span<const int32_t> tokens, float* x) const {
+  DSV4_PROFILE_SCOPE("embed");
   const int64_t d = config().hidden_size;
   const int hc = config().hc_mult;
   for (size_t t = 0; t < tokens.size(); ++t)
@@ -66,6 +68,7 @@ void Model::run_layer(int layer, LayerState& st, float* x, const int32_t* tokens
 void Model::head_logits(const float* x_final, float* logits) const { head_logits_rows(x_final, 0, 1, logits); }
 
 void Model::head_logits_rows(const float* x_final, int64_t stride, int64_t m, float* logits) const {
+  DSV4_PROFILE_SCOPE("head");
   const ModelConfig& c = config();
   const int64_t d = c.hidden_size;
   std::vector<float> h(m * d);
@@ -185,6 +188,7 @@ Result<std::vector<std::vector<float>>> Model::mtp_forward_batch(std::span<const
 
 Status Model::mtp_rows(std::span<const MtpInput> inputs, std::vector<std::vector<float>>* logits,
                        std::vector<float>* block_out) const {
+  DSV4_PROFILE_SCOPE("mtp");
   if (w_->mtp.empty()) return error("this checkpoint has no MTP block");
   const ModelConfig& c = config();
   int64_t n = 0;
