@@ -215,12 +215,15 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
 
   // Grouped low-rank output: low_g = wo_a_g @ o_g (bf16 x bf16, fp32 accumulate, bf16 out).
   DSV4_PROFILE_SCOPE("attn.out_proj");
+  // One GEMM per group over all rows, so each group's weights are read once per call (rows are
+  // independent: the same result as row by row).
   const int64_t og = c.o_groups, rank = c.o_lora_rank, gin = H * D / og;
-  std::vector<float> low(n * og * rank);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t g = 0; g < og; ++g)
-      kernels::linear_bf16(&o[i * H * D + g * gin], 1, &w.wo_a[g * rank * gin], rank, gin,
-                           &low[(i * og + g) * rank], true);
+  std::vector<float> low(n * og * rank), og_in(n * gin), og_out(n * rank);
+  for (int64_t g = 0; g < og; ++g) {
+    for (int64_t i = 0; i < n; ++i) std::copy_n(&o[i * H * D + g * gin], gin, &og_in[i * gin]);
+    kernels::linear_bf16(og_in.data(), n, &w.wo_a[g * rank * gin], rank, gin, og_out.data(), true);
+    for (int64_t i = 0; i < n; ++i) std::copy_n(&og_out[i * rank], rank, &low[(i * og + g) * rank]);
+  }
   linear_forward(w.wo_b, low.data(), n, out);
 }
 
