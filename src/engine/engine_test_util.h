@@ -12,28 +12,14 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "model/golden_models.h"
 
 namespace dsv4::engine::testing {
 
-inline const model::Model& golden_model(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<model::Model>> models;
-  static std::mutex mu;
-  std::lock_guard<std::mutex> l(mu);
-  auto& m = models[name];
-  if (!m) {
-    auto r = model::Model::load(std::string(DSV4_SHARED_DIR) + "/golden/" + name + "/checkpoint");
-    EXPECT_TRUE(r.ok()) << r.message();
-    if (r.ok()) m = std::move(r).value();
-  }
-  return *m;
-}
+using model::testing::golden_model;
 
 inline std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(2, vocab - 1);  // no BOS / EOS
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = dist(rng);
-  return t;
+  return model::testing::random_tokens(n, vocab, seed, 2);  // no BOS / EOS
 }
 
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {

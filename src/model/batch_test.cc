@@ -4,33 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <map>
 #include <random>
 
 #include "base/thread_pool.h"
+#include "model/golden_models.h"
 #include "model/model.h"
 
 namespace dsv4::model {
 namespace {
 
-const Model& load(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<Model>> models;
-  auto& m = models[name];
-  if (!m) {
-    auto r = Model::load(std::string(DSV4_SHARED_DIR) + "/golden/" + name + "/checkpoint");
-    EXPECT_TRUE(r.ok()) << r.message();
-    if (r.ok()) m = std::move(r).value();
-  }
-  return *m;
-}
-
-std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(0, vocab - 1);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = dist(rng);
-  return t;
-}
+using testing::random_tokens;
+const Model& load(const std::string& name) { return testing::golden_model(name); }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;

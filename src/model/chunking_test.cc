@@ -7,27 +7,14 @@
 #include <cstring>
 #include <random>
 
+#include "model/golden_models.h"
 #include "model/model.h"
 
 namespace dsv4::model {
 namespace {
 
-const Model& flash() {
-  static std::unique_ptr<Model> m = [] {
-    auto r = Model::load(std::string(DSV4_SHARED_DIR) + "/golden/tiny-flash/checkpoint");
-    EXPECT_TRUE(r.ok()) << r.message();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }();
-  return *m;
-}
-
-std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(0, vocab - 1);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = dist(rng);
-  return t;
-}
+const Model& flash() { return testing::golden_model("tiny-flash"); }
+using testing::random_tokens;
 
 template <typename T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
