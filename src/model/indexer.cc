@@ -17,7 +17,7 @@ void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, c
   std::vector<float> dots(static_cast<size_t>(n_heads) * n_visible), total(n_visible, 0.0f);
   for (int h = 0; h < n_heads; ++h)
     kernels::bf16_row_dots(q + static_cast<int64_t>(h) * head_dim, rows.data(), n_visible, head_dim,
-                           &dots[static_cast<size_t>(h) * n_visible], nullptr);
+                           dots.data() + static_cast<size_t>(h) * n_visible, nullptr);
   for (int h = 0; h < n_heads; ++h)
     for (int64_t s = 0; s < n_visible; ++s) {
       const float relu = std::max(round_bf16(dots[static_cast<size_t>(h) * n_visible + s]), 0.0f);  // bf16 einsum, relu_
