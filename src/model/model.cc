@@ -137,7 +137,7 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
   int64_t r0 = 0, o = 0;
   for (const SeqInput& in : inputs) {
     const int64_t len = static_cast<int64_t>(in.tokens.size());
-    std::copy(&x[(r0 + len - in.n_out) * row], &x[(r0 + len) * row], &xo[o * row]);
+    std::copy(x.data() + (r0 + len - in.n_out) * row, x.data() + (r0 + len) * row, xo.data() + o * row);
     r0 += len;
     o += in.n_out;
   }
@@ -145,13 +145,13 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
   r0 = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int64_t len = static_cast<int64_t>(inputs[i].tokens.size());
-    if (inputs[i].want_states) out[i].states.assign(&x[r0 * row], &x[(r0 + len) * row]);
+    if (inputs[i].want_states) out[i].states.assign(x.data() + r0 * row, x.data() + (r0 + len) * row);
     r0 += len;
   }
   o = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const SeqInput& in = inputs[i];
-    out[i].logits.assign(&logits[o * c.vocab_size], &logits[(o + in.n_out) * c.vocab_size]);
+    out[i].logits.assign(logits.data() + o * c.vocab_size, logits.data() + (o + in.n_out) * c.vocab_size);
     o += in.n_out;
     in.seq->pos += static_cast<int64_t>(in.tokens.size());
   }
@@ -211,7 +211,7 @@ Status Model::mtp_rows(std::span<const MtpInput> inputs, std::vector<std::vector
     tokens.insert(tokens.end(), in.next_tokens.begin(), in.next_tokens.end());
     for (int64_t j = 0; j < static_cast<int64_t>(in.next_tokens.size()); ++j)
       for (int k = 0; k < hc; ++k)
-        std::copy(&in.h[(j * hc + k) * d], &in.h[(j * hc + k + 1) * d], &hn[((t0 + j) * hc + k) * d]);
+        std::copy(in.h + (j * hc + k) * d, in.h + (j * hc + k + 1) * d, hn.data() + ((t0 + j) * hc + k) * d);
   }
   // x_k = e_proj(enorm(embed(tok))) + h_proj(hnorm(h_k)), per stream k, added in bf16.
   for (int64_t t = 0; t < n; ++t) {
@@ -239,12 +239,12 @@ Status Model::mtp_rows(std::span<const MtpInput> inputs, std::vector<std::vector
   r0 = 0;
   for (int64_t i = 0; i < m; ++i) {
     r0 += static_cast<int64_t>(inputs[i].next_tokens.size());
-    std::copy(&x[(r0 - 1) * hc * d], &x[r0 * hc * d], &last[i * hc * d]);
+    std::copy(x.data() + (r0 - 1) * hc * d, x.data() + r0 * hc * d, last.data() + i * hc * d);
     inputs[i].seq->mtp_pos += static_cast<int64_t>(inputs[i].next_tokens.size());
   }
   mtp_head_logits(last.data(), m, all.data());
   logits->resize(m);
-  for (int64_t i = 0; i < m; ++i) (*logits)[i].assign(&all[i * c.vocab_size], &all[(i + 1) * c.vocab_size]);
+  for (int64_t i = 0; i < m; ++i) (*logits)[i].assign(all.data() + i * c.vocab_size, all.data() + (i + 1) * c.vocab_size);
   if (block_out) *block_out = std::move(x);
   return ok_status();
 }
