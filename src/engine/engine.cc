@@ -34,6 +34,11 @@ bool Stream::next(Event* e) {
   return true;
 }
 
+bool Stream::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_for(l, timeout, [&] { return !q_.empty() || drained_; }) && !q_.empty();
+}
+
 std::optional<Event> Stream::try_next() {
   std::lock_guard<std::mutex> l(mu_);
   if (q_.empty()) return std::nullopt;
@@ -73,7 +78,9 @@ std::shared_ptr<Stream> Engine::submit(Request r) {
 
 EngineStats Engine::stats() const {
   std::lock_guard<std::mutex> l(mu_);
-  return stats_;
+  EngineStats s = stats_;
+  s.waiting = static_cast<int64_t>(incoming_.size());
+  return s;
 }
 
 void Engine::loop() {
@@ -86,8 +93,11 @@ void Engine::loop() {
         jobs_.push_back(std::move(incoming_.front()));
         incoming_.pop_front();
       }
+      stats_.running = static_cast<int64_t>(jobs_.size());
     }
     step();
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.running = static_cast<int64_t>(jobs_.size());
   }
   // Shutting down: every request still open ends as cancelled.
   std::lock_guard<std::mutex> l(mu_);

@@ -6,6 +6,7 @@
 // (model::Model::forward_batch), so outputs do not depend on the load.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -44,6 +45,8 @@ class Stream {
   bool next(Event* e);
   // The next event if one is ready.
   std::optional<Event> try_next();
+  // Waits up to `timeout` for an event; false when none came (or the stream has ended).
+  bool wait_for(std::chrono::milliseconds timeout);
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
   uint64_t id() const { return id_; }
@@ -63,6 +66,8 @@ struct EngineStats {
   int64_t steps = 0;
   int64_t max_step_tokens = 0;  // most tokens fed in one step
   int64_t forward_tokens = 0;   // tokens fed in all steps
+  int64_t running = 0;          // requests admitted (prefilling or decoding)
+  int64_t waiting = 0;          // requests submitted and not admitted yet (max_running reached)
 };
 
 class Engine {

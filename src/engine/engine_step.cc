@@ -2,6 +2,7 @@
 // decode tokens (and MTP drafts) of every running choice plus prefill chunks of waiting prompts
 // in one batched forward, sample / verify, feed the MTP block, and emit events.
 #include <algorithm>
+#include <limits>
 
 #include "base/profile.h"
 #include "engine/engine.h"
@@ -81,6 +82,7 @@ class StepContext {
     }
     std::sort(j.req.snapshot_at.begin(), j.req.snapshot_at.end());
     j.speculative = std::min(j.req.speculative < 0 ? default_spec : j.req.speculative, default_spec > 0 ? 1 : 0);
+    if (j.req.constraint) j.speculative = 0;
     j.usage.prompt_tokens = static_cast<int64_t>(j.req.prompt.size());
     if (j.req.snapshot) {
       const Snapshot& sn = *j.req.snapshot;
@@ -124,16 +126,36 @@ class StepContext {
       c->rng.seed(r.sampling.seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(i));
       if (tok_) c->decoder.emplace(*tok_);
       c->stop = StopMatcher(r.stop);
+      if (r.constraint) c->constraint = r.constraint->clone();
       j.choices.push_back(std::move(c));
     }
     j.seq = model::Sequence();
     j.mtp = MtpFeed();
     for (auto& c : j.choices) {
+      if (job_failed(j)) return;
       observe(j, *c, c->last_logits);
-      const Distribution d = make_distribution(c->last_logits, r.sampling, &c->history);
-      emit(j, *c, draw(d, c->rng), d);
+      draw_next(j, *c);
     }
   }
+
+  // Draws the next token of a choice from its last logits (through its constraint, if any).
+  void draw_next(Engine::Job& j, Choice& c) {
+    if (!c.constraint) {
+      const Distribution d = make_distribution(c.last_logits, j.req.sampling, &c.history);
+      return emit(j, c, draw(d, c.rng), d);
+    }
+    std::vector<float> masked = c.last_logits;
+    const int64_t remaining = std::min<int64_t>(j.req.max_tokens - c.generated, max_ctx_ - static_cast<int64_t>(c.tokens.size()));
+    c.constraint->mask(masked, remaining);
+    if (std::none_of(masked.begin(), masked.end(), [](float x) { return x > -std::numeric_limits<float>::infinity(); }))
+      return fail(j, "internal error: the output constraint allows no next token");
+    const Distribution d = make_distribution(masked, j.req.sampling, &c.history);
+    const int32_t tok = draw(d, c.rng);
+    c.constraint->accept(tok);
+    emit(j, c, tok, d);
+  }
+
+  static bool job_failed(const Engine::Job& j) { return j.failed; }
 
   // Reports a sampled token; finishes the choice when a stop condition holds.
   void emit(Engine::Job& j, Choice& c, int32_t tok, const Distribution& d) {
@@ -306,6 +328,7 @@ void Engine::step() {
   for (size_t i = 0; i < items.size(); ++i) {
     Item& it = items[i];
     Job& j = *it.job;
+    if (j.failed) continue;
     model::SeqOutput& o = out[i];
     auto row_logits = [&](int r) { return std::vector<float>(o.logits.begin() + r * V, o.logits.begin() + (r + 1) * V); };
     auto row_state = [&](int64_t r) { return std::vector<float>(o.states.begin() + r * row, o.states.begin() + (r + 1) * row); };
@@ -328,8 +351,7 @@ void Engine::step() {
       if (!o.states.empty()) c.last_state = row_state(n - 1);
       c.feed.clear();
       cx.observe(j, c, c.last_logits);
-      const Distribution d = make_distribution(c.last_logits, j.req.sampling, &c.history);
-      cx.emit(j, c, draw(d, c.rng), d);
+      cx.draw_next(j, c);
       continue;
     }
     // Verify step: feed = [..., x, d]; row 0 is the distribution d was drafted for.

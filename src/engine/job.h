@@ -35,6 +35,7 @@ struct Choice {
   Rng rng;
   std::optional<StreamDecoder> decoder;
   StopMatcher stop{{}};
+  std::unique_ptr<TokenConstraint> constraint;
   int generated = 0;
   int drafted = 0, accepted = 0;
   bool speculate = true;  // off once the acceptance rate proved too low

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/constraint.h"
 #include "engine/sampler.h"
 #include "model/model.h"
 
@@ -36,6 +37,9 @@ struct Request {
   std::shared_ptr<const Snapshot> snapshot;  // start from this state (its tokens must prefix the prompt)
   std::vector<int64_t> snapshot_at;  // also emit snapshots after consuming this many prompt tokens
   bool snapshot_at_end = false;      // emit a snapshot of the final state (prompt + reply consumed)
+  // Restricts every drawn token (each choice works on its own clone). Turns MTP speculation off
+  // for the request: a draft would have to be checked against the constraint too.
+  std::shared_ptr<const TokenConstraint> constraint;
 };
 
 enum class FinishReason { kNone, kStop, kLength, kCancelled, kError };

@@ -18,6 +18,8 @@ const std::vector<SpecialTokenSpec>& v4_special_tokens() {
       {"<｜action｜>", false},          {"<｜query｜>", false},            {"<｜authority｜>", false},
       {"<｜domain｜>", false},          {"<｜title｜>", false},            {"<｜read_url｜>", false},
       {"<｜extracted_url｜>", false},   {"<｜end_of_query｜>", false},     {"<｜image｜>", false},
+      // Fill-in-the-middle markers (DeepSeek's FIM format; /v1/completions with a suffix).
+      {"<｜fim▁hole｜>", false},        {"<｜fim▁begin｜>", false},        {"<｜fim▁end｜>", false},
   };
   return tokens;
 }

@@ -1,0 +1,121 @@
+// `dsv4 serve`: the OpenAI / DeepSeek / Anthropic-compatible HTTP server. The port is bound
+// before the model loads, so /health answers "loading" meanwhile; SIGINT / SIGTERM drain it.
+#include <pthread.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/loaded_model.h"
+#include "engine/engine.h"
+#include "server/server.h"
+#include "server/constraints.h"
+
+namespace dsv4::cli {
+namespace {
+
+struct ServeOptions {
+  std::string model_dir, model_name, default_mode = "thinking";
+  server::ServerOptions http;
+  int64_t ctx = 0;
+  int64_t default_max_tokens = 4096;
+  int step_tokens = 256;
+  bool no_mtp = false;
+  double grace_s = 30;
+};
+
+bool is_loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+int serve(ServeOptions o) {
+  // Signals are taken by sigwait() below: block them before any thread exists so every thread
+  // inherits the mask. A peer that closes its socket must not kill the process (SIGPIPE).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  if (const char* k = std::getenv("DSV4_API_KEY"); k && o.http.api_key.empty()) o.http.api_key = k;
+  if (!is_loopback(o.http.host) && o.http.api_key.empty())
+    fmt::print(stderr, "dsv4 serve: warning: listening on {} without an API key: anyone who can reach this address can use the model "
+                       "(set --api-key or DSV4_API_KEY)\n", o.http.host);
+
+  server::Server srv(o.http);
+  if (auto s = srv.start(); !s.ok()) return fail("serve", s.message());
+  fmt::print(stderr, "dsv4 serve: listening on http://{}:{} (loading the model)\n", o.http.host, srv.port());
+
+  auto lm = load_model_dir(o.model_dir);
+  if (!lm.ok()) {
+    srv.shutdown(0);
+    return fail("serve", lm.message());
+  }
+  if (!lm->tokenizer) {
+    srv.shutdown(0);
+    return fail("serve", fmt::format("no tokenizer.json in {}: the server needs one", lm->dir));
+  }
+  const auto& cfg = lm->model->config();
+  engine::EngineOptions eo;
+  eo.max_running = o.http.parallel;
+  eo.step_tokens = o.step_tokens;
+  eo.max_context = o.ctx > 0 ? std::min<int64_t>(o.ctx, cfg.max_position_embeddings) : cfg.max_position_embeddings;
+  if (o.no_mtp) eo.speculative = 0;
+  engine::Engine eng(*lm->model, &*lm->tokenizer, eo);
+
+  server::Backend b;
+  b.engine = &eng;
+  b.tokenizer = &*lm->tokenizer;
+  b.vocab = server::make_vocabulary(*lm->tokenizer, static_cast<int32_t>(cfg.eos_token_id), cfg.vocab_size);
+  b.model_id = !o.model_name.empty() ? o.model_name
+               : o.model_dir.empty()  ? "dsv4-default"
+                                      : std::filesystem::path(lm->dir).lexically_normal().filename().string();
+  if (b.model_id.empty()) b.model_id = std::filesystem::path(lm->dir).parent_path().filename().string();
+  b.max_context = eng.max_context();
+  b.default_max_tokens = o.default_max_tokens;
+  b.default_thinking = o.default_mode == "thinking";
+  b.eos_id = static_cast<int32_t>(cfg.eos_token_id);
+  srv.set_backend(&b);
+  fmt::print(stderr, "dsv4 serve: ready: model '{}' ({}), context {} tokens, {} parallel + {} queued requests\n", b.model_id, lm->dir,
+             b.max_context, o.http.parallel, o.http.queue);
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  fmt::print(stderr, "dsv4 serve: {} received: finishing {} running request(s) (up to {} s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+             srv.in_flight(), o.grace_s);
+  srv.shutdown(o.grace_s);
+  srv.wait();
+  srv.set_backend(nullptr);
+  fmt::print(stderr, "dsv4 serve: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve(CLI::App& app, int* rc) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-, DeepSeek- and Anthropic-compatible HTTP server");
+  cmd->add_option("-m,--model", o->model_dir, "checkpoint directory (default: the built-in default model)");
+  cmd->add_option("--model-name", o->model_name, "model id clients use (default: the directory's name)");
+  cmd->add_option("--host", o->http.host, "address to bind (default 127.0.0.1)");
+  cmd->add_option("--port", o->http.port, "port (default 8000; 0 = any free port)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--api-key", o->http.api_key, "require this key (Authorization: Bearer KEY or x-api-key; also DSV4_API_KEY)");
+  cmd->add_option("--ctx", o->ctx, "context length in tokens (default: the model's)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--parallel", o->http.parallel, "requests decoded at once (default 8)")->check(CLI::Range(1, 256));
+  cmd->add_option("--queue", o->http.queue, "requests that may wait beyond --parallel; more get 429 (default 64)")->check(CLI::Range(0, 100000));
+  cmd->add_option("--max-body", o->http.max_body_bytes, "largest request body in bytes (default 32 MiB; larger: 413)");
+  cmd->add_option("--timeout", o->http.request_timeout_s, "seconds a generation may run (default 600)")->check(CLI::PositiveNumber);
+  cmd->add_option("--default-max-tokens", o->default_max_tokens, "max_tokens when a request gives none (default 4096)")->check(CLI::PositiveNumber);
+  cmd->add_option("--default-mode", o->default_mode, "thinking or chat when a request does not say (default thinking)")
+      ->check(CLI::IsMember({"thinking", "chat"}));
+  cmd->add_option("--step-tokens", o->step_tokens, "token budget of one engine step (default 256)")->check(CLI::PositiveNumber);
+  cmd->add_option("--keepalive", o->http.keepalive_s, "seconds between SSE keep-alive comments while nothing is sent (default 5)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--shutdown-grace", o->grace_s, "seconds SIGTERM waits for running requests (default 30)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-mtp", o->no_mtp, "no MTP speculative decoding");
+  cmd->callback([o, rc] { *rc = serve(*o); });
+}
+
+}  // namespace dsv4::cli

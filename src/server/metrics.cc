@@ -1,0 +1,130 @@
+#include "server/metrics.h"
+
+#include <fmt/format.h>
+
+namespace dsv4::server {
+namespace {
+
+std::string num(double v) { return fmt::format("{}", v); }
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+void scalar(std::string& out, const char* name, const char* type, const char* help, double v) {
+  header(out, name, type, help);
+  out += fmt::format("{} {}\n", name, num(v));
+}
+
+}  // namespace
+
+void Histogram::observe(double v) {
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += v;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name) const {
+  uint64_t cum = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cum += counts_[i];
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, num(bounds_[i]), cum);
+  }
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name, num(sum_), name, count_);
+}
+
+Metrics::Metrics()
+    : ttft_({0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}),
+      gap_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
+      duration_({0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}) {}
+
+void Metrics::request(const std::string& endpoint, int status) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++requests_[{endpoint, status}];
+}
+
+void Metrics::tokens(int64_t prompt, int64_t cached, int64_t completion, int64_t reasoning) {
+  std::lock_guard<std::mutex> l(mu_);
+  prompt_ += static_cast<double>(prompt);
+  cached_ += static_cast<double>(cached);
+  completion_ += static_cast<double>(completion);
+  reasoning_ += static_cast<double>(reasoning);
+}
+
+void Metrics::speculative(int64_t drafted, int64_t accepted) {
+  std::lock_guard<std::mutex> l(mu_);
+  drafted_ += static_cast<double>(drafted);
+  accepted_ += static_cast<double>(accepted);
+}
+
+void Metrics::ttft(double s) {
+  std::lock_guard<std::mutex> l(mu_);
+  ttft_.observe(s);
+}
+
+void Metrics::token_gap(double s) {
+  std::lock_guard<std::mutex> l(mu_);
+  gap_.observe(s);
+}
+
+void Metrics::request_duration(double s) {
+  std::lock_guard<std::mutex> l(mu_);
+  duration_.observe(s);
+}
+
+void Metrics::prefill(int64_t tokens, double seconds) {
+  if (tokens <= 0 || seconds <= 0) return;
+  std::lock_guard<std::mutex> l(mu_);
+  prefill_tokens_ += static_cast<double>(tokens);
+  prefill_seconds_ += seconds;
+  last_prefill_rate_ = static_cast<double>(tokens) / seconds;
+}
+
+void Metrics::decode(int64_t tokens, double seconds) {
+  if (tokens <= 0 || seconds <= 0) return;
+  std::lock_guard<std::mutex> l(mu_);
+  decode_tokens_ += static_cast<double>(tokens);
+  decode_seconds_ += seconds;
+  last_decode_rate_ = static_cast<double>(tokens) / seconds;
+}
+
+void Metrics::disconnect() {
+  std::lock_guard<std::mutex> l(mu_);
+  ++disconnects_;
+}
+
+std::string Metrics::render(const Live& live) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string out;
+  header(out, "dsv4_requests_total", "counter", "HTTP requests by endpoint and status code.");
+  for (const auto& [key, n] : requests_)
+    out += fmt::format("dsv4_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
+  scalar(out, "dsv4_prompt_tokens_total", "counter", "Prompt tokens of finished requests.", prompt_);
+  scalar(out, "dsv4_prompt_cached_tokens_total", "counter", "Prompt tokens served from the prefix cache.", cached_);
+  scalar(out, "dsv4_completion_tokens_total", "counter", "Generated tokens.", completion_);
+  scalar(out, "dsv4_reasoning_tokens_total", "counter", "Generated tokens inside the reasoning.", reasoning_);
+  scalar(out, "dsv4_speculative_drafted_tokens_total", "counter", "MTP draft tokens proposed.", drafted_);
+  scalar(out, "dsv4_speculative_accepted_tokens_total", "counter", "MTP draft tokens accepted.", accepted_);
+  scalar(out, "dsv4_client_disconnects_total", "counter", "Requests cancelled because the client went away.", disconnects_);
+  scalar(out, "dsv4_prefill_tokens_total", "counter", "Prompt tokens processed (prefill).", prefill_tokens_);
+  scalar(out, "dsv4_prefill_seconds_total", "counter", "Time from submission to first token, summed over requests.", prefill_seconds_);
+  scalar(out, "dsv4_decode_tokens_total", "counter", "Tokens generated after each request's first token.", decode_tokens_);
+  scalar(out, "dsv4_decode_seconds_total", "counter", "Time spent generating after the first token, summed over requests.", decode_seconds_);
+  scalar(out, "dsv4_prefill_tokens_per_second", "gauge", "Prefill rate of the last finished request.", last_prefill_rate_);
+  scalar(out, "dsv4_decode_tokens_per_second", "gauge", "Decode rate of the last finished request.", last_decode_rate_);
+  scalar(out, "dsv4_queue_depth", "gauge", "Requests waiting for a sequence slot.", static_cast<double>(live.queue_depth));
+  scalar(out, "dsv4_running_sequences", "gauge", "Requests being prefilled or decoded.", static_cast<double>(live.running));
+  scalar(out, "dsv4_requests_in_flight", "gauge", "Requests accepted and not answered yet.", static_cast<double>(live.in_flight));
+  scalar(out, "dsv4_ready", "gauge", "1 when the model is loaded and requests are served.", live.ready ? 1 : 0);
+  header(out, "dsv4_time_to_first_token_seconds", "histogram", "Time from submission to the first generated token.");
+  ttft_.render(out, "dsv4_time_to_first_token_seconds");
+  header(out, "dsv4_inter_token_latency_seconds", "histogram", "Time between consecutive tokens of a choice.");
+  gap_.render(out, "dsv4_inter_token_latency_seconds");
+  header(out, "dsv4_request_duration_seconds", "histogram", "Time from submission to the last token.");
+  duration_.render(out, "dsv4_request_duration_seconds");
+  return out;
+}
+
+}  // namespace dsv4::server
