@@ -91,7 +91,8 @@ std::optional<DsmlParam> parse_param(std::string_view s) {
 
 }  // namespace
 
-CompletionParser::CompletionParser(bool thinking) : state_(thinking ? State::kReasoning : State::kContent) {}
+CompletionParser::CompletionParser(bool thinking, bool argument_deltas)
+    : state_(thinking ? State::kReasoning : State::kContent), argument_deltas_(argument_deltas) {}
 
 void CompletionParser::add_error(std::string e) {
   if (std::find(r_.errors.begin(), r_.errors.end(), e) == r_.errors.end()) r_.errors.push_back(std::move(e));
@@ -254,6 +255,15 @@ bool CompletionParser::advance_tool_calls(std::vector<ParseEvent>& ev) {
         p->is_string = true;
       }
       params_.push_back(std::move(*p));
+      if (argument_deltas_) {
+        // The piece dsml_arguments_json() writes for this parameter, with its separator.
+        std::string full = dsml_arguments_json(params_);
+        std::string before = params_.size() == 1 ? std::string("{") : dsml_arguments_json({params_.begin(), params_.end() - 1});
+        before.pop_back();  // without its closing brace
+        full.pop_back();
+        ev.push_back({ParseEventKind::kToolCallArgumentsDelta, invoke_name_, static_cast<int>(r_.tool_calls.size()),
+                      params_.size() == 1 ? full : full.substr(before.size())});
+      }
       step_ = Step::kParamGap;
       break;
     }

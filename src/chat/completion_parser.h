@@ -33,6 +33,10 @@ enum class ParseEventKind {
   kContentDelta,    // text: more content
   kToolCallBegin,   // tool_index, text = tool name (its arguments follow in kToolCallEnd)
   kToolCallEnd,     // tool_index, text = tool name, arguments = the complete JSON arguments
+  // Only with argument deltas on: a parameter completed; `arguments` is the next piece of the
+  // arguments JSON ("{" + first "key": value, then ", " + "key": value). The pieces of a call
+  // followed by "}" are exactly its complete arguments.
+  kToolCallArgumentsDelta,
 };
 
 struct ParseEvent {
@@ -74,7 +78,8 @@ struct ParseResult {
 class CompletionParser {
  public:
   // thinking: the prompt ended with "<think>", so output starts with reasoning.
-  explicit CompletionParser(bool thinking);
+  // argument_deltas: also emit kToolCallArgumentsDelta as each parameter completes (streaming).
+  explicit CompletionParser(bool thinking, bool argument_deltas = false);
 
   // Consumes more output bytes; returns the events they complete.
   std::vector<ParseEvent> feed(std::string_view bytes);
@@ -96,6 +101,7 @@ class CompletionParser {
   void add_error(std::string e);
 
   State state_;
+  bool argument_deltas_ = false;
   Step step_ = Step::kGap;
   std::string buf_;          // bytes not yet consumed
   std::size_t scan_from_ = 0;

@@ -283,5 +283,39 @@ TEST(CompletionParser, LongValueFedByteByByteStaysLinear) {
   EXPECT_EQ(r.tool_calls[0].arguments.size(), big.size() + 12);
 }
 
+TEST(CompletionParser, ArgumentDeltasConcatenateToTheArguments) {
+  const std::string out =
+      "Checking.\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get\">\n"
+      "<｜DSML｜parameter name=\"city\" string=\"true\">Paris</｜DSML｜parameter>\n"
+      "<｜DSML｜parameter name=\"days\" string=\"false\">3</｜DSML｜parameter>\n"
+      "<｜DSML｜parameter name=\"opts\" string=\"false\">{\"a\": [1, 2]}</｜DSML｜parameter>\n"
+      "</｜DSML｜invoke>\n</｜DSML｜tool_calls><｜end▁of▁sentence｜>";
+  for (size_t piece : {size_t(1), size_t(7), out.size()}) {
+    CompletionParser p(false, true);
+    std::vector<ParseEvent> ev;
+    for (size_t i = 0; i < out.size(); i += piece) {
+      auto e = p.feed(out.substr(i, piece));
+      ev.insert(ev.end(), e.begin(), e.end());
+    }
+    ParseResult r = p.finish();
+    ev.insert(ev.end(), r.events.begin(), r.events.end());
+    ASSERT_EQ(r.tool_calls.size(), 1u);
+    std::string streamed;
+    int deltas = 0;
+    for (const auto& e : ev)
+      if (e.kind == ParseEventKind::kToolCallArgumentsDelta) {
+        EXPECT_EQ(e.tool_index, 0);
+        streamed += e.arguments;
+        ++deltas;
+      }
+    EXPECT_EQ(deltas, 3);
+    EXPECT_EQ(streamed + "}", r.tool_calls[0].arguments);
+    EXPECT_EQ(nlohmann::json::parse(r.tool_calls[0].arguments)["opts"]["a"][1], 2);
+  }
+  // Off by default: the event list is unchanged for existing callers.
+  CompletionParser q(false);
+  for (const auto& e : q.feed(out)) EXPECT_NE(e.kind, ParseEventKind::kToolCallArgumentsDelta);
+}
+
 }  // namespace
 }  // namespace dsv4::chat

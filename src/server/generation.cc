@@ -15,6 +15,7 @@ std::string new_tool_call_id() {
 struct Generation::ChoiceState {
   std::optional<chat::CompletionParser> parser;
   std::vector<std::string> call_ids;  // by tool index
+  std::vector<size_t> streamed;       // argument bytes sent so far, by tool index
   bool in_reasoning = false;
   bool finished = false;
   std::optional<std::chrono::steady_clock::time_point> last_token;
@@ -25,7 +26,7 @@ Generation::Generation(const Backend& b, Prepared p) : b_(b), p_(std::move(p)) {
   if (auto id = b_.tokenizer->token_id("</think>")) think_end_id_ = *id;
   for (int i = 0; i < p_.req.n; ++i) {
     auto s = std::make_unique<ChoiceState>();
-    if (p_.chat) s->parser.emplace(p_.thinking);
+    if (p_.chat) s->parser.emplace(p_.thinking, /*argument_deltas=*/true);
     s->in_reasoning = p_.chat && p_.thinking;
     st_.push_back(std::move(s));
   }
@@ -106,6 +107,17 @@ LogprobEntry Generation::logprob_entry(int32_t token, const engine::TokenLogprob
   return e;
 }
 
+// A call's first delta carries its id and name (once).
+void Generation::begin_call(ChoiceState& s, int index, const std::string& name, ChoiceDelta& d) {
+  if (static_cast<int>(s.call_ids.size()) <= index) {
+    s.call_ids.resize(index + 1);
+    s.streamed.resize(index + 1, 0);
+  }
+  if (!s.call_ids[index].empty()) return;
+  s.call_ids[index] = new_tool_call_id();
+  d.tool_calls.push_back({index, s.call_ids[index], name, ""});
+}
+
 void Generation::apply_parse_events(int c, const std::vector<chat::ParseEvent>& ev, ChoiceDelta& d) {
   ChoiceState& s = *st_[c];
   ChoiceResult& r = results_[c];
@@ -119,19 +131,19 @@ void Generation::apply_parse_events(int c, const std::vector<chat::ParseEvent>& 
         d.content += x.text;
         r.content += x.text;
         break;
-      case chat::ParseEventKind::kToolCallBegin: {
-        if (static_cast<int>(s.call_ids.size()) <= x.tool_index) s.call_ids.resize(x.tool_index + 1);
-        s.call_ids[x.tool_index] = new_tool_call_id();
-        d.tool_calls.push_back({x.tool_index, s.call_ids[x.tool_index], x.text, ""});
+      case chat::ParseEventKind::kToolCallBegin:
+        begin_call(s, x.tool_index, x.text, d);
         break;
-      }
-      case chat::ParseEventKind::kToolCallEnd: {
-        if (static_cast<int>(s.call_ids.size()) <= x.tool_index) s.call_ids.resize(x.tool_index + 1);
-        if (s.call_ids[x.tool_index].empty()) {  // (begin and end in one feed)
-          s.call_ids[x.tool_index] = new_tool_call_id();
-          d.tool_calls.push_back({x.tool_index, s.call_ids[x.tool_index], x.text, ""});
-        }
+      case chat::ParseEventKind::kToolCallArgumentsDelta:
+        begin_call(s, x.tool_index, x.text, d);
         d.tool_calls.push_back({x.tool_index, "", "", x.arguments});
+        s.streamed[x.tool_index] += x.arguments.size();
+        break;
+      case chat::ParseEventKind::kToolCallEnd: {
+        begin_call(s, x.tool_index, x.text, d);
+        // What the parameter deltas did not send yet (the closing brace, or everything).
+        const size_t sent = std::min(s.streamed[x.tool_index], x.arguments.size());
+        d.tool_calls.push_back({x.tool_index, "", "", x.arguments.substr(sent)});
         r.tool_calls.push_back({s.call_ids[x.tool_index], x.text, x.arguments});
         break;
       }

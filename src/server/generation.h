@@ -117,6 +117,7 @@ class Generation {
   struct ChoiceState;
   void on_event(engine::Event& e, std::vector<ChoiceDelta>& out);
   void apply_parse_events(int c, const std::vector<chat::ParseEvent>& ev, ChoiceDelta& d);
+  void begin_call(ChoiceState& s, int index, const std::string& name, ChoiceDelta& d);
   void finish_choice(int c, engine::FinishReason why, ChoiceDelta& d);
   LogprobEntry logprob_entry(int32_t token, const engine::TokenLogprob& lp) const;
 
