@@ -89,9 +89,9 @@ class MessagesFormatter : public Formatter {
     for (const ToolCallDelta& t : d.tool_calls) {
       if (!t.id.empty()) {
         open_block(out, Block::kTool, {{"type", "tool_use"}, {"id", tool_use_id(t.id)}, {"name", t.name}, {"input", json::object()}});
-      } else {
+      } else if (!t.arguments.empty()) {
         out.push_back(sse_event("content_block_delta", {{"type", "content_block_delta"}, {"index", index_},
-                                                         {"delta", {{"type", "input_json_delta"}, {"partial_json", parse_or_wrap(t.arguments).dump()}}}}));
+                                                         {"delta", {{"type", "input_json_delta"}, {"partial_json", t.arguments}}}}));
       }
     }
     return out;
