@@ -2,6 +2,7 @@
 // scripts/make_default_model.sh does, so it is always available), random-logit sampling through
 // a constraint, and a small JSON Schema validator for the subset the grammars generate.
 #pragma once
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -52,6 +53,7 @@ struct SampleRun {
   bool saw_eos = false;
   int tokens = 0;
   std::string failure;    // a broken invariant
+  double mask_ms = 0, max_mask_ms = 0;  // time in mask(): total and slowest call
 };
 
 // Draws up to `budget` tokens from random logits (N(0, sigma)) at `temp` (0: greedy), through
@@ -65,7 +67,11 @@ inline SampleRun sample(engine::TokenConstraint& c, const Vocabulary& v, const T
   for (int step = 0; step < budget; ++step) {
     for (auto& x : logits) x = nd(rng);
     for (const auto& a : tok.added_tokens()) logits[a.id] += 4.f;
+    const auto t0 = std::chrono::steady_clock::now();
     c.mask(logits, budget - step);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    r.mask_ms += ms;
+    r.max_mask_ms = std::max(r.max_mask_ms, ms);
     std::vector<double> p(logits.size(), 0.0);
     double mx = -INFINITY;
     for (float x : logits) mx = std::max<double>(mx, x);
