@@ -206,3 +206,48 @@ TEST(ConstrainSampling, MaskTime) {
 
 }  // namespace
 }  // namespace dsv4::constrain
+
+namespace dsv4::constrain {
+namespace {
+
+using namespace testing;
+
+bool allowed_after(engine::TokenConstraint& c, const std::vector<int32_t>& prefix, int32_t tok) {
+  auto copy = c.clone();
+  for (int32_t t : prefix) copy->accept(t);
+  std::vector<float> logits(default_vocab()->size(), 0.f);
+  copy->mask(logits, 1000);
+  return std::isfinite(logits[tok]);
+}
+
+TEST(ConstrainTokens, AddedTokensOnlyAsGrammarLiterals) {
+  const Tokenizer& tok = default_tokenizer();
+  const int32_t think_end = *tok.token_id("</think>"), dsml = *tok.token_id("｜DSML｜"),
+                think = *tok.token_id("<think>"), user = *tok.token_id("<｜User｜>");
+  auto one = [&](std::string_view s) {
+    auto ids = tok.encode(s);
+    EXPECT_EQ(ids.size(), 1u) << s;
+    return ids[0];
+  };
+  auto con = tool_calls(default_vocab(), kTools, std::nullopt, true);
+  ASSERT_TRUE(con.ok());
+  // Reasoning: "</think>" closes it; other markers never appear.
+  EXPECT_TRUE(allowed_after(**con, {}, think_end));
+  EXPECT_FALSE(allowed_after(**con, {}, dsml));
+  EXPECT_FALSE(allowed_after(**con, {}, think));
+  EXPECT_FALSE(allowed_after(**con, {}, user));
+  EXPECT_FALSE(allowed_after(**con, {}, default_vocab()->eos()));
+  // After "</think>": the block starts "\n\n<" then "｜DSML｜" (as the added token too).
+  const int32_t nl = one("\n"), lt = one("<");
+  EXPECT_TRUE(allowed_after(**con, {think_end, nl, nl, lt}, dsml));
+  EXPECT_FALSE(allowed_after(**con, {think_end, nl, nl, lt}, think_end));
+  EXPECT_FALSE(allowed_after(**con, {think_end, nl, lt}, dsml));
+  // JSON strings take no added token.
+  auto js = json_output(default_vocab(), R"({"type":"string"})", false);
+  ASSERT_TRUE(js.ok());
+  EXPECT_FALSE(allowed_after(**js, {one("\"")}, think_end));
+  EXPECT_TRUE(allowed_after(**js, {one("\"")}, one("\"")));
+}
+
+}  // namespace
+}  // namespace dsv4::constrain
