@@ -152,7 +152,7 @@ const weatherTool = {
   description: 'Current weather for a city',
   input_schema: {
     type: 'object',
-    properties: { city: { type: 'string', maxLength: 20 }, unit: { type: 'string', enum: ['c', 'f'] } },
+    properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['c', 'f'] } },
     required: ['city', 'unit'],
   },
 };

@@ -66,7 +66,7 @@ const personSchema = {
   type: 'object',
   properties: {
     name: { type: 'string', maxLength: 12 },
-    age: { type: 'integer', minimum: 0, maximum: 150 },
+    age: { type: 'integer' },  // (minimum / maximum are not enforced: src/constrain/schema.h)
     pet: { type: 'string', enum: ['cat', 'dog', 'none'] },
     tags: { type: 'array', items: { type: 'string', maxLength: 6 }, maxItems: 3 },
   },
@@ -127,7 +127,8 @@ const tools = [
       description: 'Current weather for a city',
       parameters: {
         type: 'object',
-        properties: { city: { type: 'string', maxLength: 20 }, unit: { type: 'string', enum: ['c', 'f'] } },
+        // (String parameters are raw DSML text: their maxLength is not enforced.)
+        properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['c', 'f'] } },
         required: ['city', 'unit'],
       },
     },
