@@ -47,7 +47,7 @@ async function quickRequestRuns() {
   const t0 = Date.now();
   const r = await client.chat.completions.create({ model: MODEL_ID, messages: user('hi'), max_tokens: 2 });
   assert.equal(r.choices[0].message.role, 'assistant');
-  assert.ok(Date.now() - t0 < 3000, `the next request ran at once (${Date.now() - t0} ms)`);
+  assert.ok(Date.now() - t0 < 5000, `the next request ran at once (${Date.now() - t0} ms)`);
 }
 
 test('a long stream aborted after a few chunks is cancelled and freed', async () => {
