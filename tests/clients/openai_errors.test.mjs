@@ -284,6 +284,8 @@ describe('503 while draining after SIGTERM', () => {
       await it.next();
       srv.proc.kill('SIGTERM');
       await srv.waitForLog(/SIGTERM received/);
+      // (The log line comes just before the drain starts.)
+      await eventually(async () => (await fetch(`${srv.url}/health`)).status === 503, { ms: 5000, every: 20, what: '/health draining' });
       for (const p of [
         () => client.chat.completions.create(ok),
         () => client.completions.create({ model: MODEL_ID, prompt: 'x', max_tokens: 1 }),
@@ -343,5 +345,42 @@ describe('503 while draining after SIGTERM', () => {
     } finally {
       await srv.stop();
     }
+  });
+});
+
+describe('--timeout 1 --default-max-tokens 5', () => {
+  let srv, client;
+  before(async () => {
+    srv = await startServer({ args: ['--timeout', '1', '--default-max-tokens', '5'] });
+    client = new OpenAI({ baseURL: srv.baseURL, apiKey: 'unused', maxRetries: 0, timeout: 30000 });
+  });
+  after(() => srv?.stop());
+
+  test('a generation past --timeout ends as finish_reason length (stream and non-stream)', async () => {
+    const long = { model: MODEL_ID, messages: user('x'), max_tokens: 100000, ...noEos };
+    let t0 = Date.now();
+    const r = await client.chat.completions.create(long);
+    assert.equal(r.choices[0].finish_reason, 'length');
+    assert.ok(r.usage.completion_tokens > 0 && r.usage.completion_tokens < 100000);
+    assert.ok(Date.now() - t0 < 5000, `ended near the 1 s timeout (${Date.now() - t0} ms)`);
+    t0 = Date.now();
+    const s = await client.chat.completions.create({ ...long, stream: true, stream_options: { include_usage: true } });
+    let finish, usage;
+    for await (const ch of s) {
+      if (ch.usage) usage = ch.usage;
+      for (const c of ch.choices) finish = c.finish_reason ?? finish;
+    }
+    assert.equal(finish, 'length');
+    assert.ok(usage.completion_tokens > 0);
+    assert.ok(Date.now() - t0 < 5000);
+    assert.equal((await srv.metrics()).get('dsv4_requests_in_flight'), 0);
+  });
+
+  test('without max_tokens the server default applies', async () => {
+    const r = await client.chat.completions.create({ model: MODEL_ID, messages: user('x'), ...noEos });
+    assert.equal(r.usage.completion_tokens, 5);
+    assert.equal(r.choices[0].finish_reason, 'length');
+    const c = await client.completions.create({ model: MODEL_ID, prompt: 'x', ...noEos });
+    assert.equal(c.usage.completion_tokens, 5);
   });
 });
