@@ -322,3 +322,26 @@ test('prefix completion (DeepSeek beta): the reply continues the assistant prefi
   assert.equal(r.choices[0].message.role, 'assistant');
   assert.ok(r.usage.completion_tokens >= 1);
 });
+
+test('compatibility: fields newer clients send are accepted (developer role, name, metadata, store, user, ...)', async () => {
+  const r = await client.chat.completions.create({
+    model: MODEL_ID,
+    max_tokens: 3,
+    messages: [
+      { role: 'developer', content: 'Be brief.' },
+      { role: 'user', content: 'hi', name: 'alice' },
+    ],
+    user: 'user-1234',
+    metadata: { purpose: 'test' },
+    store: false,
+    service_tier: 'auto',
+    modalities: ['text'],
+    response_format: { type: 'text' },
+    parallel_tool_calls: true,
+    tool_choice: 'auto',
+    tools: [weatherTool],
+    stream_options: null,
+    seed: 1,
+  });
+  assert.equal(r.choices[0].message.role, 'assistant');
+});
