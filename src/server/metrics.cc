@@ -7,6 +7,20 @@ namespace {
 
 std::string num(double v) { return fmt::format("{}", v); }
 
+// Label values escaped as the text format requires (backslash, quote, newline).
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 void header(std::string& out, const char* name, const char* type, const char* help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
@@ -100,7 +114,7 @@ std::string Metrics::render(const Live& live) const {
   std::string out;
   header(out, "dsv4_requests_total", "counter", "HTTP requests by endpoint and status code.");
   for (const auto& [key, n] : requests_)
-    out += fmt::format("dsv4_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
+    out += fmt::format("dsv4_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", label(key.first), key.second, n);
   scalar(out, "dsv4_prompt_tokens_total", "counter", "Prompt tokens of finished requests.", prompt_);
   scalar(out, "dsv4_prompt_cached_tokens_total", "counter", "Prompt tokens served from the prefix cache.", cached_);
   scalar(out, "dsv4_completion_tokens_total", "counter", "Generated tokens.", completion_);

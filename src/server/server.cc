@@ -15,6 +15,18 @@ namespace {
 
 bool is_anthropic_path(const std::string& path) { return path.rfind("/v1/messages", 0) == 0; }
 
+// The metrics label of a path: known routes by name, everything else one value, so clients
+// cannot add series (or break the exposition format) with arbitrary paths.
+std::string endpoint_label(const std::string& path) {
+  static const char* kKnown[] = {"/v1/chat/completions", "/chat/completions", "/beta/chat/completions", "/v1/completions",
+                                 "/beta/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/models",
+                                 "/health", "/metrics"};
+  for (const char* k : kKnown)
+    if (path == k) return k;
+  if (path.rfind("/v1/models/", 0) == 0) return "/v1/models";
+  return "other";
+}
+
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -71,6 +83,7 @@ void Server::routes() {
     if (!authorized(req)) {
       reply_error(res, ApiError{401, "Invalid or missing API key (send 'Authorization: Bearer KEY' or 'x-api-key: KEY')", "", "invalid_api_key"},
                   is_anthropic_path(req.path));
+      metrics_.request(endpoint_label(req.path), 401);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -89,7 +102,7 @@ void Server::routes() {
     }
     const int status = res.status;
     reply_error(res, ApiError{status, msg, "", ""}, is_anthropic_path(req.path));
-    metrics_.request(req.path, status);
+    metrics_.request(endpoint_label(req.path), status);
   });
   s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "internal error";
@@ -100,7 +113,7 @@ void Server::routes() {
     } catch (...) {
     }
     reply_error(res, ApiError{500, what, "", ""}, is_anthropic_path(req.path));
-    metrics_.request(req.path, 500);
+    metrics_.request(endpoint_label(req.path), 500);
   });
 
   s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
