@@ -5,7 +5,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libhwy-dev libcpp-httplib-dev
       libxxhash-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev curl)
 if [ "${DSV4_WITH_TEST_TOOLS:-0}" = 1 ]; then
-  PKGS+=(clang libclang-rt-dev prometheus)
+  PKGS+=(clang libclang-rt-dev prometheus chromium)
   # Node.js + npm run the tokenizer parity tests. Use whatever node the machine has (the image may
   # ship a newer one outside Debian's packages); only install Debian's when there is none.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

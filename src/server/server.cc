@@ -9,6 +9,7 @@
 
 #include "server/formatter.h"
 #include "server/server_job.h"
+#include "server/web_assets.h"
 
 namespace dsv4::server {
 namespace {
@@ -20,10 +21,11 @@ bool is_anthropic_path(const std::string& path) { return path.rfind("/v1/message
 std::string endpoint_label(const std::string& path) {
   static const char* kKnown[] = {"/v1/chat/completions", "/chat/completions", "/beta/chat/completions", "/v1/completions",
                                  "/beta/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/models",
-                                 "/health", "/metrics"};
+                                 "/health", "/metrics", "/"};
   for (const char* k : kKnown)
     if (path == k) return k;
   if (path.rfind("/v1/models/", 0) == 0) return "/v1/models";
+  if (path.rfind("/web/", 0) == 0) return "/web";
   return "other";
 }
 
@@ -79,7 +81,9 @@ void Server::set_backend(const Backend* b) { backend_.store(b); }
 void Server::routes() {
   httplib::Server& s = *http_;
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/health" || req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
+    // The chat page needs no key: it asks for one and sends it on its API calls.
+    const bool page = req.path == "/" || req.path == "/index.html" || req.path.rfind("/web/", 0) == 0;
+    if (req.path == "/health" || page || req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
     if (!authorized(req)) {
       reply_error(res, ApiError{401, "Invalid or missing API key (send 'Authorization: Bearer KEY' or 'x-api-key: KEY')", "", "invalid_api_key"},
                   is_anthropic_path(req.path));
@@ -116,6 +120,24 @@ void Server::routes() {
     metrics_.request(endpoint_label(req.path), 500);
   });
 
+  // The chat page (web_assets.h, src/server/web/), with its security headers and an ETag.
+  auto page = [](const httplib::Request& req, httplib::Response& res) {
+    const WebAsset* a = find_web_asset(req.path);
+    if (!a) {
+      res.status = 404;
+      return;
+    }
+    for (const auto& [k, v] : web_security_headers()) res.set_header(std::string(k), std::string(v));
+    res.set_header("ETag", std::string(a->etag));
+    if (req.get_header_value("If-None-Match") == a->etag) {
+      res.status = 304;
+      return;
+    }
+    res.set_content(a->body.data(), a->body.size(), std::string(a->content_type).c_str());
+  };
+  s.Get("/", page);
+  s.Get("/index.html", page);
+  s.Get(R"(/web/[^/]+)", page);
   s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     const char* st = draining_ ? "draining" : backend_.load() ? "ok" : "loading";
     res.status = std::string_view(st) == "ok" ? 200 : 503;
