@@ -70,7 +70,7 @@ const WebAsset* find_web_asset(std::string_view path) {
 const std::vector<std::pair<std::string_view, std::string_view>>& web_security_headers() {
   static const std::vector<std::pair<std::string_view, std::string_view>> h = {
       {"Content-Security-Policy",
-       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
       {"X-Content-Type-Options", "nosniff"},
       {"X-Frame-Options", "DENY"},

@@ -12,7 +12,7 @@ import { startServer, eventually, sleep, MODEL_ID } from '../clients/lib/server.
 import { launchBrowser, screenshot, sseBody } from './lib/browser.mjs';
 
 // Generous: the suite also runs against an ASan build of the server (about 3x slower).
-const T = 30000;
+const T = 45000;
 
 let srv, browser, context, page;
 const problems = [];  // console errors, CSP violations, uncaught exceptions on the main page
@@ -118,6 +118,12 @@ test('a message streams its reasoning live, then a multi-turn reply with thinkin
   // A seed makes the noise of the default model the same on every run.
   await setSettings(page, { 'set-max-tokens': 160, 'set-temperature': 1, 'set-custom': '{"seed": 11}', 'set-system': 'You are a test.' });
   assert.ok(await page.isChecked('#thinking'), 'thinking is on by default');
+  // Shift+Enter is a new line, not a send.
+  await page.fill('#input', 'line one');
+  await page.press('#input', 'Shift+Enter');
+  await page.type('#input', 'line two');
+  assert.equal(await page.inputValue('#input'), 'line one\nline two');
+  assert.equal(await page.locator('.msg').count(), 0);
   await recordGrowth(page);
   await send(page, 'Hello there');
   await page.waitForSelector('#stop', { state: 'visible' });
@@ -201,6 +207,10 @@ test('after a reload the conversations come back from local storage', async () =
   assert.match(await page.textContent('.msg.assistant:last-child .usage'), /completion \d+/);
   // Settings survive the reload too.
   assert.ok(await page.isChecked('#thinking'));
+  await page.click('#open-settings');
+  assert.equal(await page.inputValue('#set-max-tokens'), '100000');
+  assert.equal(await page.inputValue('#set-system'), 'You are a test.');
+  await page.click('#settings-cancel');
   await screenshot(page, '06-reloaded');
 
   // Delete asks a second click, then the conversation is gone (also after another reload).
@@ -212,6 +222,32 @@ test('after a reload the conversations come back from local storage', async () =
   await page.waitForSelector('.conv', { timeout: T });
   assert.deepEqual(await page.locator('.conv-title').allTextContents(), ['Go on forever']);
   assert.deepEqual(problems, []);
+});
+
+test('the view follows a streaming reply until the reader scrolls up', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1000, height: 520 } });
+  const p = await ctx.newPage();
+  await p.goto(`${srv.url}/`);
+  await p.uncheck('#thinking');
+  await setSettings(p, { 'set-max-tokens': 100000, 'set-custom': '{"seed": 3, "logit_bias": {"1": -100}}' });
+  await send(p, 'Write a lot');
+  const geo = () => p.locator('#messages').evaluate((e) => ({ top: e.scrollTop, gap: e.scrollHeight - e.scrollTop - e.clientHeight, h: e.scrollHeight }));
+  await eventually(async () => (await geo()).h > 800, { ms: T, what: 'the reply fills two screens' });
+  assert.ok((await geo()).gap < 40, `at the bottom while it streams: ${JSON.stringify(await geo())}`);
+  await p.mouse.move(500, 300);
+  await p.mouse.wheel(0, -500);
+  await eventually(async () => (await geo()).gap > 300, { ms: 5000, what: 'scrolled up' });
+  const held = await geo();
+  await eventually(async () => (await geo()).h > held.h + 100, { ms: T, what: 'the reply keeps growing' });
+  assert.ok(Math.abs((await geo()).top - held.top) < 2, 'the view stays where the reader put it');
+  assert.ok(await p.isVisible('#jump'), 'a button jumps back to the latest');
+  await screenshot(p, '07-scrolled-up');
+  await p.click('#jump');
+  await eventually(async () => (await geo()).gap < 40, { ms: 5000, what: 'back at the bottom' });
+  assert.ok(await p.isHidden('#jump'));
+  await p.click('#stop');
+  assert.match((await settledReply(p)).usage, /stopped/);
+  await ctx.close();
 });
 
 test('a hostile reply is shown as text: no script runs, even with the CSP bypassed', async () => {
@@ -281,7 +317,7 @@ test('a hostile reply is shown as text: no script runs, even with the CSP bypass
   // The code block's copy button.
   await p.click('.copy-code');
   assert.equal(await p.evaluate(() => navigator.clipboard.readText()), '<script>window.__pwned = 7</script>');
-  await screenshot(p, '07-hostile-reply');
+  await screenshot(p, '08-hostile-reply');
   await ctx.close();
 });
 
@@ -302,7 +338,7 @@ test('server errors are shown readably (a real 400, a 429)', async () => {
   await send(p, 'again');
   const r429 = await settledReply(p);
   assert.equal(r429.error, 'HTTP 429 queue_full: too many requests are waiting; retry shortly');
-  await screenshot(p, '08-errors');
+  await screenshot(p, '09-errors');
   // The server keeps serving: a good request after the errors works (Regenerate).
   await p.unroute('**/v1/chat/completions');
   await setSettings(p, { 'set-max-tokens': 8 });
@@ -325,7 +361,7 @@ test('a server with an API key: the page asks for it and sends it', async () => 
     p.on('request', (r) => { if (r.url().includes('/v1/')) auth.push(r.headers().authorization ?? ''); });
     await p.goto(`${keyed.url}/`);
     await p.waitForSelector('#key-dialog[open]', { timeout: T });
-    await screenshot(p, '09-api-key');
+    await screenshot(p, '10-api-key');
     await p.fill('#key-input', key);
     await p.click('#key-save');
     await p.waitForFunction((id) => document.getElementById('model-name').textContent === id, MODEL_ID, { timeout: T });
@@ -336,6 +372,22 @@ test('a server with an API key: the page asks for it and sends it', async () => 
     assert.equal(r.error, '');
     assert.ok(auth.length >= 3 && auth.slice(1).every((h) => h === `Bearer ${key}`), JSON.stringify(auth));
     assert.equal(await p.evaluate(() => JSON.parse(localStorage.getItem('dsv4.apiKey'))), key, 'remembered');
+
+    // A 401 on a chat request asks for the key again, then sends the request again.
+    let refuse = true;
+    await p.route('**/v1/chat/completions', (route) => {
+      if (!refuse) return route.continue();
+      refuse = false;
+      return route.fulfill({ status: 401, contentType: 'application/json',
+        body: JSON.stringify({ error: { message: 'Invalid or missing API key', type: 'authentication_error', code: 'invalid_api_key' } }) });
+    });
+    await send(p, 'refused once');
+    await p.waitForSelector('#key-dialog[open]', { timeout: T });
+    await p.fill('#key-input', key);
+    await p.click('#key-save');
+    const again = await settledReply(p);
+    assert.equal(again.error, '');
+    assert.equal(await p.locator('.msg').count(), 4, 'the refused reply is replaced, not kept');
 
     // A wrong remembered key: the next request's 401 asks again and the reply follows the new key.
     await p.evaluate(() => localStorage.setItem('dsv4.apiKey', JSON.stringify('wrong')));
@@ -379,10 +431,10 @@ test('a phone-sized screen: composer and send button visible, no horizontal scro
   }
   assert.ok(layout.sidebar.right <= 0, 'the conversation list is a closed drawer');
   assert.ok(await p.isVisible('#send'));
-  await screenshot(p, '10-phone');
+  await screenshot(p, '11-phone');
   await p.click('#open-sidebar');
   await p.waitForFunction(() => document.getElementById('sidebar').getBoundingClientRect().left >= 0);
   assert.ok(await p.isVisible('.conv-title >> text=Show me something wide'));
-  await screenshot(p, '11-phone-drawer');
+  await screenshot(p, '12-phone-drawer');
   await ctx.close();
 });

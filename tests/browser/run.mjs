@@ -46,7 +46,11 @@ if (!chromiumPath) {
   try {
     browser = await launchBrowser(chromiumPath, 30000);
   } catch (e) {
-    console.log(`SKIP: chromium (${chromiumPath}) cannot start here: ${String(e.message).split('\n').slice(0, 6).join(' | ')}`);
+    // The message, then chromium's own output (playwright's call log and the command line omitted).
+    const lines = String(e.message).replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim());
+    const cut = lines.findIndex((l) => l.startsWith('Call log'));
+    const why = lines.slice(0, cut < 0 ? lines.length : cut).filter((l) => l && !/^<(launching|launched)>/.test(l));
+    console.log(`SKIP: chromium (${chromiumPath}) cannot start here: ${why.slice(0, 6).join(' | ')}`);
     process.exit(SKIP);
   }
   console.log(`chromium ${browser.version()} at ${chromiumPath}`);

@@ -148,8 +148,12 @@ function updateAssistant(msg) {
 
   v.reasoning.hidden = !msg.reasoning;
   if (msg.reasoning !== v.shownReasoning) {
-    v.rText.textContent = msg.reasoning;
+    // The block scrolls on its own: it follows the text unless the reader scrolled it up.
+    const follow = v.rText.scrollHeight - v.rText.scrollTop - v.rText.clientHeight < 24;
+    if (v.shownReasoning && msg.reasoning.startsWith(v.shownReasoning)) v.rText.append(msg.reasoning.slice(v.shownReasoning.length));
+    else v.rText.textContent = msg.reasoning;
     v.shownReasoning = msg.reasoning;
+    if (follow) v.rText.scrollTop = v.rText.scrollHeight;
   }
   const thinkingNow = streaming && !msg.content && !msg.tool_calls?.length;
   const ms = msg.stats?.reasoning_ms;
