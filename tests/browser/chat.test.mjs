@@ -402,8 +402,9 @@ test('a server with an API key: the page asks for it and sends it', async () => 
   }
 });
 
-test('a phone-sized screen: composer and send button visible, no horizontal scroll', async () => {
-  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+test('a phone-sized screen (dark): composer and send button visible, no horizontal scroll', async () => {
+  // In the dark scheme, so that the screenshots show both.
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'dark' });
   const p = await ctx.newPage();
   await p.route('**/v1/chat/completions', (route) => route.fulfill({
     status: 200,

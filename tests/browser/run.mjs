@@ -2,11 +2,11 @@
 // Runs one browser test file with a hard time limit:  node run.mjs FILE.test.mjs [SECONDS]
 //
 // Fails at once, with the fix in the message, when playwright-core is not installed (`npm ci`
-// here) or the dsv4 binary / default model is missing. Skips (exit 77, ctest's SKIP_RETURN_CODE)
+// here; tests/clients needs its `npm ci` too) or the dsv4 binary / default model is missing. Skips (exit 77, ctest's SKIP_RETURN_CODE)
 // with a clear message only when no chromium is installed or it cannot start. Nothing is
 // downloaded: playwright-core drives the system's chromium (DSV4_CHROMIUM, else Debian's
-// /usr/bin/chromium). The test runs in its own process group; past the limit the whole group (the
-// test, its browser and its servers) is killed and the run fails.
+// /usr/bin/chromium). Then tests/clients/run.mjs runs the file in its own process group; past the
+// limit the whole group (the test, its browser and its servers) is killed and the run fails.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,12 +25,7 @@ if (!existsSync(join(here, 'node_modules', 'playwright-core', 'package.json'))) 
   process.exit(1);
 }
 const { checkPrerequisites } = await import('../clients/lib/server.mjs');
-try {
-  checkPrerequisites();
-} catch (e) {
-  console.error(`FAIL: ${e.message}`);
-  process.exit(1);
-}
+try { checkPrerequisites(); } catch (e) { console.error(`FAIL: ${e.message}`); process.exit(1); }
 
 const candidates = [process.env.DSV4_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/lib/chromium/chromium'].filter(Boolean);
 const chromiumPath = candidates.find((p) => existsSync(p));
@@ -57,32 +52,8 @@ if (!chromiumPath) {
   await browser.close();
 }
 
-const limitMs = Number(secs) * 1000;
-const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', resolve(here, file)], {
-  cwd: here,
-  stdio: 'inherit',
-  env: { ...process.env, DSV4_CHROMIUM: chromiumPath },
-  detached: true,  // its own process group, so a timeout takes its browser and servers down too
-});
-const killGroup = (sig) => {
-  try {
-    process.kill(-child.pid, sig);
-  } catch {}
-};
-let timedOut = false;
-const timer = setTimeout(() => {
-  timedOut = true;
-  console.error(`FAIL: ${file} ran past its ${secs} s limit; killing it, its browser and its servers`);
-  killGroup('SIGTERM');
-  setTimeout(() => killGroup('SIGKILL'), 3000).unref();
-}, limitMs);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => {
-  killGroup('SIGKILL');
-  process.exit(1);
-});
-child.on('exit', (code) => {
-  clearTimeout(timer);
-  killGroup('SIGKILL');  // anything it left behind
-  if (timedOut) process.exit(1);
-  process.exit(code ?? 1);
-});
+// The rest (the time limit, the process group, the prerequisites) is tests/clients/run.mjs's job.
+process.env.DSV4_CHROMIUM = chromiumPath;
+const child = spawn(process.execPath, [join(here, '..', 'clients', 'run.mjs'), resolve(here, file), secs], { stdio: 'inherit' });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code) => process.exit(code ?? 1));
