@@ -112,7 +112,7 @@ test('the page loads from the binary with its security headers, no auth and no e
   assert.deepEqual(problems, []);
 });
 
-test('a message streams its reasoning live, then a multi-turn reply with thinking off', async () => {
+test('a message gets its reasoning and usage, then a multi-turn reply with thinking off', async () => {
   const bodies = [];
   page.on('request', (r) => { if (r.url().endsWith('/v1/chat/completions')) bodies.push(JSON.parse(r.postData())); });
   // A seed makes the noise of the default model the same on every run.
@@ -124,16 +124,11 @@ test('a message streams its reasoning live, then a multi-turn reply with thinkin
   await page.type('#input', 'line two');
   assert.equal(await page.inputValue('#input'), 'line one\nline two');
   assert.equal(await page.locator('.msg').count(), 0);
-  await recordGrowth(page);
   await send(page, 'Hello there');
-  await page.waitForSelector('#stop', { state: 'visible' });
-  await page.waitForSelector('.msg.assistant.streaming .reasoning[open] .reasoning-text:not(:empty)', { timeout: T });
   const first = await settledReply(page);
   assert.equal(first.error, '');
   assert.ok(first.reasoning.length > 0 && first.reasoningShown, 'the reasoning block is shown');
   assert.match(first.usage, /prompt \d+ · cached \d+ · completion \d+ \(reasoning \d+\) · [\d.]+ tok\/s/);
-  const growth = await page.evaluate(() => window.__growth);
-  assert.ok(growth.length >= 3, `the reply grew while it streamed: ${JSON.stringify(growth)}`);
   await page.click('.msg.assistant .reasoning summary');  // unfold it for the picture
   await screenshot(page, '02-thinking-reply');
 
@@ -165,15 +160,21 @@ test('a message streams its reasoning live, then a multi-turn reply with thinkin
   assert.deepEqual(problems, []);
 });
 
-test('Stop cancels the generation on the server', async () => {
+test('the reasoning streams live; Stop cancels the generation on the server', async () => {
   await page.click('#new-chat');
   await page.check('#thinking');
   // No end-of-sequence token (id 1): the reply would run to max_tokens.
   await setSettings(page, { 'set-max-tokens': 100000, 'set-custom': '{"seed": 5, "logit_bias": {"1": -100}}' });
   const before = await metrics();
+  await recordGrowth(page);
   await send(page, 'Go on forever');
+  assert.ok(await page.isVisible('#stop'));
   const text = () => page.textContent('.msg.assistant:last-child .reasoning-text');
   await eventually(async () => (await text()).length > 300, { ms: T, what: 'the reasoning streams' });
+  assert.ok(await page.isVisible('.msg.assistant.streaming .reasoning[open] .reasoning-text'), 'the reasoning block is open while it thinks');
+  assert.equal(await page.textContent('.msg.assistant.streaming .reasoning-title'), 'Thinking\u2026');
+  const growth = await page.evaluate(() => window.__growth);
+  assert.ok(growth.length >= 3, `the page shows the reasoning as it arrives: ${JSON.stringify(growth)}`);
   const mid = await metrics();
   assert.equal(mid.running, 1, 'the generation runs on the server');
   await screenshot(page, '04-streaming');
@@ -225,18 +226,18 @@ test('after a reload the conversations come back from local storage', async () =
 });
 
 test('the view follows a streaming reply until the reader scrolls up', async () => {
-  const ctx = await browser.newContext({ viewport: { width: 1000, height: 520 } });
+  const ctx = await browser.newContext({ viewport: { width: 1000, height: 420 } });
   const p = await ctx.newPage();
   await p.goto(`${srv.url}/`);
   await p.uncheck('#thinking');
   await setSettings(p, { 'set-max-tokens': 100000, 'set-custom': '{"seed": 3, "logit_bias": {"1": -100}}' });
   await send(p, 'Write a lot');
   const geo = () => p.locator('#messages').evaluate((e) => ({ top: e.scrollTop, gap: e.scrollHeight - e.scrollTop - e.clientHeight, h: e.scrollHeight }));
-  await eventually(async () => (await geo()).h > 800, { ms: T, what: 'the reply fills two screens' });
+  await eventually(async () => (await geo()).h > 650, { ms: T, what: 'the reply fills two screens' });
   assert.ok((await geo()).gap < 40, `at the bottom while it streams: ${JSON.stringify(await geo())}`);
-  await p.mouse.move(500, 300);
-  await p.mouse.wheel(0, -500);
-  await eventually(async () => (await geo()).gap > 300, { ms: 5000, what: 'scrolled up' });
+  await p.mouse.move(500, 200);
+  await p.mouse.wheel(0, -400);
+  await eventually(async () => (await geo()).gap > 200, { ms: 5000, what: 'scrolled up' });
   const held = await geo();
   await eventually(async () => (await geo()).h > held.h + 100, { ms: T, what: 'the reply keeps growing' });
   assert.ok(Math.abs((await geo()).top - held.top) < 2, 'the view stays where the reader put it');
