@@ -183,10 +183,12 @@ function updateAssistant(msg) {
 
   v.meta.replaceChildren(el('span', 'usage muted small', usageLine(msg)));
   if (!streaming) {
-    const copy = el('button', 'btn small copy-msg', 'Copy');
-    copy.type = 'button';
-    copy.addEventListener('click', () => copyText(msg.content, copy));
-    v.meta.append(copy);
+    if (msg.content) {
+      const copy = el('button', 'btn small copy-msg', 'Copy');
+      copy.type = 'button';
+      copy.addEventListener('click', () => copyText(msg.content, copy));
+      v.meta.append(copy);
+    }
     const conv = state.current;
     if (conv && conv.messages[conv.messages.length - 1] === msg && !state.busy) {
       const again = el('button', 'btn small regenerate', 'Regenerate');
