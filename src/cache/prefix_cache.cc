@@ -1,0 +1,119 @@
+#include "cache/prefix_cache.h"
+
+#include "cache/model_identity.h"
+
+namespace dsv4::cache {
+
+uint64_t PrefixCache::snapshot_bytes(const engine::Snapshot& s) {
+  return s.fixed_bytes + s.growing_bytes + (s.last_logits.size() + s.last_state.size()) * sizeof(float) +
+         s.tokens.size() * sizeof(int32_t);
+}
+
+Result<std::unique_ptr<PrefixCache>> PrefixCache::open(const model::Model& m, CacheOptions o, Log log) {
+  if (o.interval < 0) return error("the snapshot interval must be >= 0 (got {})", o.interval);
+  const uint64_t id = model_fingerprint(m);
+  std::unique_ptr<PrefixCache> c(new PrefixCache(o, id));
+  c->stats_.budget = o.ram_bytes;
+  if (!o.dir.empty()) {
+    auto d = DiskStore::open(o.dir, o.disk_bytes, m, id, std::move(log));
+    if (!d.ok()) return d.status();
+    c->disk_ = std::move(*d);
+    c->stats_.has_disk = true;
+  }
+  return c;
+}
+
+CacheHit PrefixCache::lookup(std::span<const int32_t> prompt) {
+  const PrefixHashes ph(prompt);
+  CacheHit hit;
+  size_t best_len = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++stats_.lookups;
+    stats_.lookup_tokens += static_cast<int64_t>(prompt.size());
+    auto best = lru_.end();
+    for (auto it = lru_.begin(); it != lru_.end(); ++it) {
+      const size_t n = it->snap->tokens.size();
+      if (n <= best_len || n > prompt.size() || ph.at(n) != it->hash || !is_prefix(it->snap->tokens, prompt)) continue;
+      best = it;
+      best_len = n;
+    }
+    if (best != lru_.end()) {
+      lru_.splice(lru_.begin(), lru_, best);  // most recently used
+      hit.snapshot = best->snap;
+    }
+  }
+  // A longer prefix on disk (written by an earlier run, or evicted from RAM) wins.
+  if (disk_) {
+    if (auto s = disk_->load_longest(ph, prompt, best_len, prompt.size())) {
+      hit.snapshot = s;
+      hit.from_disk = true;
+      std::lock_guard<std::mutex> l(mu_);
+      insert_ram_locked(std::move(s));
+    }
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (hit.snapshot) {
+    ++(hit.from_disk ? stats_.disk_hits : stats_.ram_hits);
+    stats_.hit_tokens += static_cast<int64_t>(hit.snapshot->tokens.size());
+  }
+  return hit;
+}
+
+std::vector<int64_t> PrefixCache::snapshot_points(int64_t from, int64_t prompt_len) const {
+  std::vector<int64_t> at;
+  if (prompt_len < opt_.min_tokens) return at;
+  if (opt_.interval > 0)
+    for (int64_t p = (from / opt_.interval + 1) * opt_.interval; p < prompt_len; p += opt_.interval) at.push_back(p);
+  if (prompt_len > from) at.push_back(prompt_len);
+  return at;
+}
+
+void PrefixCache::insert(std::shared_ptr<const engine::Snapshot> s) {
+  if (!s || static_cast<int64_t>(s->tokens.size()) < opt_.min_tokens) return;
+  if (disk_) disk_->put(s);
+  std::lock_guard<std::mutex> l(mu_);
+  insert_ram_locked(std::move(s));
+}
+
+void PrefixCache::insert_ram_locked(std::shared_ptr<const engine::Snapshot> s) {
+  const uint64_t bytes = snapshot_bytes(*s);
+  if (bytes > opt_.ram_bytes) return;
+  for (auto it = lru_.begin(); it != lru_.end(); ++it)
+    if (it->snap->tokens == s->tokens) {  // the same state again: refresh, keep one copy
+      lru_.splice(lru_.begin(), lru_, it);
+      return;
+    }
+  const uint64_t hash = PrefixHashes::of(s->tokens);
+  lru_.push_front(Entry{std::move(s), hash, bytes});
+  bytes_ += bytes;
+  ++stats_.inserts;
+  evict_locked();
+}
+
+void PrefixCache::evict_locked() {
+  // From the least recently used end; a snapshot some request still holds stays (its memory
+  // would not be freed anyway), so the budget can be exceeded while requests run.
+  for (auto it = lru_.end(); bytes_ > opt_.ram_bytes && it != lru_.begin();) {
+    --it;
+    if (it->snap.use_count() > 1) continue;
+    bytes_ -= it->bytes;
+    ++stats_.evictions;
+    it = lru_.erase(it);
+  }
+}
+
+void PrefixCache::flush_disk() {
+  if (disk_) disk_->flush();
+}
+
+CacheStats PrefixCache::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  CacheStats s = stats_;
+  s.entries = static_cast<int64_t>(lru_.size());
+  s.bytes = bytes_;
+  if (disk_) s.disk = disk_->stats();
+  return s;
+}
+
+}  // namespace dsv4::cache
