@@ -51,6 +51,9 @@ nlohmann::ordered_json event_json(const chat::ParseEvent& e) {
     case chat::ParseEventKind::kToolCallEnd:
       j["tool_call_end"] = {{"index", e.tool_index}, {"name", e.text}, {"arguments", e.arguments}};
       break;
+    case chat::ParseEventKind::kToolCallArgumentsDelta:  // the render CLI's parser does not ask for these
+      j["tool_call_arguments_delta"] = {{"index", e.tool_index}, {"text", e.text}};
+      break;
   }
   return j;
 }

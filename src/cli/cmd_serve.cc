@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cache/prefix_cache.h"
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
 #include "engine/engine.h"
@@ -24,6 +25,12 @@ struct ServeOptions {
   int step_tokens = 256;
   bool no_mtp = false;
   double grace_s = 30;
+  cache::CacheOptions cache = [] {
+    cache::CacheOptions c;
+    c.ram_bytes = 2ull << 30;
+    c.disk_bytes = 16ull << 30;
+    return c;
+  }();
 };
 
 bool is_loopback(const std::string& host) {
@@ -65,8 +72,23 @@ int serve(ServeOptions o) {
   if (o.no_mtp) eo.speculative = 0;
   engine::Engine eng(*lm->model, &*lm->tokenizer, eo);
 
+  std::unique_ptr<cache::PrefixCache> pc;
+  if (o.cache.ram_bytes > 0 || !o.cache.dir.empty()) {
+    auto c = cache::PrefixCache::open(*lm->model, o.cache, [](const std::string& m) { fmt::print(stderr, "dsv4 serve: {}\n", m); });
+    if (!c.ok()) {
+      srv.shutdown(0);
+      return fail("serve", c.message());
+    }
+    pc = std::move(*c);
+    const auto st = pc->stats();
+    fmt::print(stderr, "dsv4 serve: prefix cache: {} MiB in RAM{}\n", o.cache.ram_bytes >> 20,
+               o.cache.dir.empty() ? std::string()
+                                   : fmt::format(", {} MiB on disk in {} ({} snapshots there{})", o.cache.disk_bytes >> 20,
+                                                 o.cache.dir, st.disk.files, st.disk.writer ? "" : ", read-only"));
+  }
   server::Backend b;
   b.engine = &eng;
+  b.cache = pc.get();
   b.tokenizer = &*lm->tokenizer;
   b.vocab = server::make_vocabulary(*lm->tokenizer, static_cast<int32_t>(cfg.eos_token_id), cfg.vocab_size);
   b.model_id = !o.model_name.empty() ? o.model_name
@@ -88,6 +110,7 @@ int serve(ServeOptions o) {
   srv.shutdown(o.grace_s);
   srv.wait();
   srv.set_backend(nullptr);
+  if (pc) pc->flush_disk();  // the queued snapshot writes finish before exit
   fmt::print(stderr, "dsv4 serve: stopped\n");
   return 0;
 }
@@ -115,6 +138,13 @@ void add_serve(CLI::App& app, int* rc) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--shutdown-grace", o->grace_s, "seconds SIGTERM waits for running requests (default 30)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-mtp", o->no_mtp, "no MTP speculative decoding");
+  cmd->add_option("--cache-ram", o->cache.ram_bytes, "prefix cache budget in RAM, e.g. 512M, 4G (default 2G; 0 = off)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--cache-dir", o->cache.dir, "keep prefix-cache snapshots in this directory too (survive restarts)");
+  cmd->add_option("--cache-disk-budget", o->cache.disk_bytes, "bytes the cache directory may hold, e.g. 64G (default 16G)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--cache-interval", o->cache.interval, "also snapshot every N prompt tokens (default 4096; 0 = only at the ends)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([o, rc] { *rc = serve(*o); });
 }
 

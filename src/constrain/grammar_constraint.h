@@ -18,6 +18,8 @@ class GrammarConstraint final : public engine::TokenConstraint {
   void mask(std::span<float> logits, int64_t remaining) override;
   void accept(int32_t token) override;
   std::unique_ptr<engine::TokenConstraint> clone() const override;
+  // One token per byte of the shortest completion (as mask() counts), plus end-of-sentence.
+  int64_t min_tokens() const override { return done_ ? 0 : min_bytes_to_finish() + 1; }
 
   // The end-of-sentence token was accepted.
   bool finished() const { return done_; }

@@ -20,6 +20,10 @@ class TokenConstraint {
   virtual void mask(std::span<float> logits, int64_t remaining) = 0;
   // Advances the state by the token drawn (always one mask() left allowed).
   virtual void accept(int32_t token) = 0;
+  // The fewest tokens (end-of-sentence included) within which mask() guarantees a finished
+  // output from the current state; a request whose max_tokens is below it cannot complete and is
+  // refused up front. An upper bound is fine (it is what mask() plans with).
+  virtual int64_t min_tokens() const = 0;
   // An independent copy in the same state (one per choice of an n > 1 request).
   virtual std::unique_ptr<TokenConstraint> clone() const = 0;
 };

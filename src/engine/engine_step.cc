@@ -190,6 +190,7 @@ class StepContext {
     e.kind = Event::Kind::kFinish;
     e.choice = c.index;
     e.finish = why;
+    e.stop_sequence = c.stop.matched();
     if (c.decoder && why != FinishReason::kStop) e.text = c.stop.push(c.decoder->finish()) + c.stop.flush();
     if (j.req.snapshot_at_end && why != FinishReason::kCancelled) {
       if (c.mark) model::rollback(c.seq, *c.mark);

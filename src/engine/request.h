@@ -66,6 +66,7 @@ struct Event {
   std::string text;  // UTF-8 text delta (complete characters; stop text removed)
   std::shared_ptr<TokenLogprob> logprob;  // when asked for
   FinishReason finish = FinishReason::kNone;
+  std::string stop_sequence;  // kFinish by a stop string: the one that matched
   std::shared_ptr<const Snapshot> snapshot;  // kSnapshot, or kFinish with snapshot_at_end
   Usage usage;        // kFinish of the last choice: the request's totals
   std::string error;  // kError (the request ends; no kFinish follows)

@@ -103,7 +103,15 @@ TEST(StopMatcher, AcrossTokenBoundaries) {
   for (const char* piece : {"hello S", "T", "O", "ne", " and ST", "OP trailing"}) out += s.push(piece);
   EXPECT_TRUE(s.stopped());
   EXPECT_EQ(out, "hello STOne and ");
+  EXPECT_EQ(s.matched(), "STOP");
   EXPECT_EQ(s.push("more"), "");
+}
+
+TEST(StopMatcher, ReportsTheEarliestMatchNotTheFirstListed) {
+  StopMatcher s({"end", "\n"});
+  EXPECT_EQ(s.matched(), "");
+  EXPECT_EQ(s.push("a\nb end"), "a");
+  EXPECT_EQ(s.matched(), "\n");
 }
 
 TEST(StopMatcher, HeldTextIsReleasedAtTheEnd) {

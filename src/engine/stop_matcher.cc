@@ -14,9 +14,12 @@ std::string StopMatcher::push(std::string_view text) {
   held_.append(text);
   // The earliest complete stop string ends generation.
   size_t first = std::string::npos;
-  for (const auto& s : stops_) first = std::min(first, held_.find(s));
-  if (first != std::string::npos) {
+  const std::string* which = nullptr;
+  for (const auto& s : stops_)
+    if (const size_t at = held_.find(s); at < first) first = at, which = &s;
+  if (which) {
     stopped_ = true;
+    matched_ = *which;
     std::string out = held_.substr(0, first);
     held_.clear();
     return out;

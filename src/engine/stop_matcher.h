@@ -16,11 +16,13 @@ class StopMatcher {
   // At the end of generation (no stop matched): releases the held text.
   std::string flush();
   bool stopped() const { return stopped_; }
+  // The stop string that ended generation (the earliest in the text; empty while none has).
+  const std::string& matched() const { return matched_; }
   size_t held() const { return held_.size(); }
 
  private:
   std::vector<std::string> stops_;
-  std::string held_;
+  std::string held_, matched_;
   bool stopped_ = false;
 };
 

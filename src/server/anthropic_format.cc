@@ -30,18 +30,16 @@ std::string tool_use_id(const std::string& id) { return id.rfind("call_", 0) == 
 class MessagesFormatter : public Formatter {
  public:
   enum class Block { kNone, kThinking, kText, kTool };
-  MessagesFormatter(std::string model, std::vector<std::string> stops)
-      : model_(std::move(model)), stops_(std::move(stops)), id_(random_id("msg_")) {}
+  explicit MessagesFormatter(std::string model) : model_(std::move(model)), id_(random_id("msg_")) {}
 
   std::string stop_reason(const ChoiceResult& r) const {
     if (r.finish_reason == "tool_calls") return "tool_use";
     if (r.finish_reason == "length") return "max_tokens";
-    if (r.finish_reason == "stop" && !r.saw_eos && !stops_.empty()) return "stop_sequence";
+    if (r.finish_reason == "stop" && !r.stop_sequence.empty()) return "stop_sequence";
     return "end_turn";
   }
   json stop_sequence(const ChoiceResult& r) const {
-    // The engine does not say which stop string matched; with one there is no doubt.
-    if (stop_reason(r) == "stop_sequence" && stops_.size() == 1) return stops_[0];
+    if (stop_reason(r) == "stop_sequence") return r.stop_sequence;
     return nullptr;
   }
 
@@ -125,7 +123,6 @@ class MessagesFormatter : public Formatter {
 
  private:
   std::string model_;
-  std::vector<std::string> stops_;
   std::string id_;
   Block open_ = Block::kNone;
   int index_ = 0;
@@ -133,8 +130,8 @@ class MessagesFormatter : public Formatter {
 
 }  // namespace
 
-std::unique_ptr<Formatter> anthropic_messages_formatter(const std::string& model, const std::vector<std::string>& stops) {
-  return std::make_unique<MessagesFormatter>(model, stops);
+std::unique_ptr<Formatter> anthropic_messages_formatter(const std::string& model) {
+  return std::make_unique<MessagesFormatter>(model);
 }
 
 }  // namespace dsv4::server

@@ -27,6 +27,12 @@ MaybeError make_constraint(const Backend& b, const ChatRequest& r, Prepared* out
                                           thinking, r.parallel_tool_calls)
                   : constrain::json_output(b.vocab, r.format == ResponseFormat::kJsonSchema ? r.json_schema : std::string(), thinking);
   if (!c.ok()) return bad_request(c.message(), forced_tool ? "tools" : "response_format", "invalid_schema");
+  // Below the shortest valid output the reply could only end by length, unparsable: refuse it.
+  if (const int64_t need = (*c)->min_tokens(); out->req.max_tokens < need)
+    return bad_request(fmt::format("max_tokens is {}, but the shortest {} takes {} tokens{}; raise max_tokens to at least {}",
+                                   out->req.max_tokens, forced_tool ? "forced tool call" : "valid JSON output", need,
+                                   thinking ? " (after closing the reasoning)" : "", need),
+                       "max_tokens", "max_tokens_too_small");
   out->req.constraint = std::shared_ptr<const engine::TokenConstraint>(std::move(*c));
   return std::nullopt;
 }

@@ -34,7 +34,7 @@ std::unique_ptr<Formatter> openai_chat_formatter(const std::string& model, bool 
 std::unique_ptr<Formatter> openai_completion_formatter(const std::string& model, bool include_usage);
 
 // Anthropic Messages (n = 1).
-std::unique_ptr<Formatter> anthropic_messages_formatter(const std::string& model, const std::vector<std::string>& stops);
+std::unique_ptr<Formatter> anthropic_messages_formatter(const std::string& model);
 
 // The usage object of OpenAI replies with DeepSeek's cache fields.
 nlohmann::json openai_usage(const Generation& g);

@@ -31,7 +31,24 @@ Generation::Generation(const Backend& b, Prepared p) : b_(b), p_(std::move(p)) {
     st_.push_back(std::move(s));
   }
   results_.resize(static_cast<size_t>(p_.req.n));
+  if (b_.cache) use_cache();
   stream_ = b_.engine->submit(p_.req);
+}
+
+// Resumes from the longest cached prefix and asks the engine for the snapshots worth keeping:
+// every cache interval and the end of the prompt (the end of the user's input: the next turn
+// starts with it), and the end of the reply unless the reply is reasoning, which the chat encoding
+// drops from later turns, so that state could never be hit.
+void Generation::use_cache() {
+  engine::Request& r = p_.req;
+  const cache::CacheHit hit = b_.cache->lookup(r.prompt);
+  int64_t from = 0;
+  if (hit.snapshot) {
+    r.snapshot = hit.snapshot;
+    from = static_cast<int64_t>(hit.snapshot->tokens.size());
+  }
+  r.snapshot_at = b_.cache->snapshot_points(from, static_cast<int64_t>(r.prompt.size()));
+  r.snapshot_at_end = !p_.thinking;
 }
 
 Generation::~Generation() {
@@ -173,7 +190,9 @@ void Generation::finish_choice(int c, engine::FinishReason why, ChoiceDelta& d) 
     case engine::FinishReason::kCancelled: r.finish_reason = timed_out_ ? "length" : "cancelled"; break;
     default: r.finish_reason = engine::finish_reason_name(why); break;
   }
-  d.finish_reason = r.finish_reason;
+  // A cancelled choice has no OpenAI / Anthropic finish: the client went away, or the shutdown's
+  // error event (server_run.cc) says why the reply is cut short.
+  if (r.finish_reason != "cancelled") d.finish_reason = r.finish_reason;
 }
 
 void Generation::on_event(engine::Event& e, std::vector<ChoiceDelta>& out) {
@@ -184,7 +203,11 @@ void Generation::on_event(engine::Event& e, std::vector<ChoiceDelta>& out) {
     done_ = true;
     return;
   }
-  if (e.kind == K::kSnapshot) return;
+  if (e.kind == K::kSnapshot) {
+    if (b_.cache) b_.cache->insert(std::move(e.snapshot));
+    return;
+  }
+  if (e.kind == K::kFinish && e.snapshot && b_.cache) b_.cache->insert(std::move(e.snapshot));
   const int c = e.choice;
   if (c < 0 || c >= static_cast<int>(st_.size())) return;
   ChoiceDelta d;
@@ -215,7 +238,10 @@ void Generation::on_event(engine::Event& e, std::vector<ChoiceDelta>& out) {
       r.content += e.text;
     }
   }
-  if (e.kind == K::kFinish) finish_choice(c, e.finish, d);
+  if (e.kind == K::kFinish) {
+    r.stop_sequence = e.stop_sequence;
+    finish_choice(c, e.finish, d);
+  }
   if (e.last) {
     usage_ = e.usage;
     done_ = true;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/prefix_cache.h"
 #include "chat/completion_parser.h"
 #include "engine/engine.h"
 #include "server/api_error.h"
@@ -28,6 +29,7 @@ struct Backend {
   engine::Engine* engine = nullptr;
   const Tokenizer* tokenizer = nullptr;
   std::shared_ptr<const constrain::Vocabulary> vocab;  // for constrained decoding (null: none)
+  cache::PrefixCache* cache = nullptr;                 // prefix cache (null: every prompt is prefilled)
   std::string model_id;
   int64_t max_context = 0;
   int64_t default_max_tokens = 4096;
@@ -89,6 +91,7 @@ struct ChoiceResult {
   int64_t tokens = 0;
   bool tool_calls_in_reasoning = false;
   bool saw_eos = false;  // ended by the model's end-of-sentence token (not a stop string)
+  std::string stop_sequence;  // ended by this stop string
   std::vector<std::string> parse_errors;
 };
 
@@ -114,6 +117,7 @@ class Generation {
   std::vector<double> take_token_gaps();
 
  private:
+  void use_cache();
   struct ChoiceState;
   void on_event(engine::Event& e, std::vector<ChoiceDelta>& out);
   void apply_parse_events(int c, const std::vector<chat::ParseEvent>& ev, ChoiceDelta& d);

@@ -109,6 +109,29 @@ void Metrics::disconnect() {
   ++disconnects_;
 }
 
+// The prefix cache's families: one series per tier (ram, and disk when a directory is set).
+static void render_cache(std::string& out, const cache::CacheStats& c) {
+  auto tiers = [&](const char* name, const char* type, const char* help, double ram, double disk) {
+    header(out, name, type, help);
+    out += fmt::format("{}{{tier=\"ram\"}} {}\n", name, ram);
+    if (c.has_disk) out += fmt::format("{}{{tier=\"disk\"}} {}\n", name, disk);
+  };
+  scalar(out, "dsv4_prefix_cache_lookups_total", "counter", "Prompts looked up in the prefix cache.", static_cast<double>(c.lookups));
+  tiers("dsv4_prefix_cache_hits_total", "counter", "Lookups that resumed from cached state, by where it was found.",
+        static_cast<double>(c.ram_hits), static_cast<double>(c.disk_hits));
+  scalar(out, "dsv4_prefix_cache_hit_tokens_total", "counter", "Prompt tokens resumed from cached state.", static_cast<double>(c.hit_tokens));
+  tiers("dsv4_prefix_cache_entries", "gauge", "Snapshots held.", static_cast<double>(c.entries), static_cast<double>(c.disk.files));
+  tiers("dsv4_prefix_cache_bytes", "gauge", "Bytes of snapshots held.", static_cast<double>(c.bytes), static_cast<double>(c.disk.bytes));
+  tiers("dsv4_prefix_cache_evictions_total", "counter", "Snapshots evicted to stay within the budget.",
+        static_cast<double>(c.evictions), static_cast<double>(c.disk.evictions));
+  if (!c.has_disk) return;
+  scalar(out, "dsv4_prefix_cache_disk_writes_total", "counter", "Snapshots written to the cache directory.", static_cast<double>(c.disk.writes));
+  scalar(out, "dsv4_prefix_cache_disk_write_failures_total", "counter", "Snapshot writes that failed (disk full, I/O error).",
+         static_cast<double>(c.disk.write_failures));
+  scalar(out, "dsv4_prefix_cache_disk_removed_files_total", "counter", "Damaged, truncated or stray cache files removed.",
+         static_cast<double>(c.disk.removed_bad));
+}
+
 std::string Metrics::render(const Live& live) const {
   std::lock_guard<std::mutex> l(mu_);
   std::string out;
@@ -132,6 +155,7 @@ std::string Metrics::render(const Live& live) const {
   scalar(out, "dsv4_running_sequences", "gauge", "Requests being prefilled or decoded.", static_cast<double>(live.running));
   scalar(out, "dsv4_requests_in_flight", "gauge", "Requests accepted and not answered yet.", static_cast<double>(live.in_flight));
   scalar(out, "dsv4_ready", "gauge", "1 when the model is loaded and requests are served.", live.ready ? 1 : 0);
+  if (live.cache) render_cache(out, *live.cache);
   header(out, "dsv4_time_to_first_token_seconds", "histogram", "Time from submission to the first generated token.");
   ttft_.render(out, "dsv4_time_to_first_token_seconds");
   header(out, "dsv4_inter_token_latency_seconds", "histogram", "Time between consecutive tokens of a choice.");

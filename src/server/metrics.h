@@ -3,8 +3,11 @@
 #pragma once
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "cache/prefix_cache.h"
 
 namespace dsv4::server {
 
@@ -39,6 +42,7 @@ class Metrics {
   struct Live {
     int64_t queue_depth = 0, running = 0, in_flight = 0;
     bool ready = false;
+    std::optional<cache::CacheStats> cache;  // when a prefix cache is on
   };
   std::string render(const Live& live) const;
 

@@ -150,6 +150,7 @@ void Server::routes() {
       live.queue_depth = st.waiting;
       live.running = st.running;
       live.ready = !draining_;
+      if (b->cache) live.cache = b->cache->stats();
     }
     live.in_flight = in_flight_.load();
     res.set_content(metrics_.render(live), "text/plain; version=0.0.4; charset=utf-8");

@@ -61,11 +61,22 @@ Server::Job::~Job() {
   --server->in_flight_;
 }
 
+// The shutdown's grace ran out before this generation finished: the reply is cut short, which
+// the client must learn as an error (503), not as a normal finish.
+static std::optional<ApiError> stopped_by_shutdown(const Server::Job& j) {
+  if (!j.cancelled) return std::nullopt;
+  int64_t cut = 0;
+  for (const ChoiceResult& r : j.gen->results()) cut += r.finish_reason == "cancelled";
+  if (cut == 0) return std::nullopt;
+  return ApiError{503, fmt::format("the server is shutting down: the generation was stopped after {} completion tokens",
+                                   j.gen->usage().completion_tokens), "", "server_shutting_down"};
+}
+
 void Server::finish_job(Job& j) {
   if (j.finished) return;
   j.finished = true;
   const Generation& g = *j.gen;
-  const int status = j.client_gone ? 499 : g.error() ? 500 : 200;
+  const int status = j.client_gone ? 499 : g.error() ? 500 : stopped_by_shutdown(j) ? 503 : 200;
   metrics_.request(j.endpoint, status);
   const engine::Usage& u = g.usage();
   metrics_.tokens(u.prompt_tokens, u.cached_tokens, u.completion_tokens, g.reasoning_tokens());
@@ -102,6 +113,7 @@ void Server::run(std::shared_ptr<Job> job, httplib::Response& res) {
     auto body = [this](Job& j) {
       finish_job(j);
       if (auto e = j.gen->error()) return std::make_pair(500, dump(j.fmt->error(ApiError{500, *e, "", ""})));
+      if (auto e = stopped_by_shutdown(j)) return std::make_pair(503, dump(j.fmt->error(*e)));
       return std::make_pair(200, dump(j.fmt->response(*j.gen)));
     };
     if (job->gen->done()) {
@@ -152,6 +164,7 @@ void Server::run(std::shared_ptr<Job> job, httplib::Response& res) {
     finish_job(j);
     if (j.client_gone) return false;
     if (auto e = j.gen->error()) send(j.fmt->stream_error(ApiError{500, *e, "", ""}));
+    else if (auto s = stopped_by_shutdown(j)) send(j.fmt->stream_error(*s));
     else send(j.fmt->stream_end(*j.gen));
     if (j.client_gone) return false;
     sink.done();
@@ -234,7 +247,7 @@ void Server::handle_messages(const httplib::Request& req, httplib::Response& res
   auto job = enqueue(ep, *b, std::move(p), res, true);
   if (!job) return;
   job->stream = cr.gen.stream;
-  job->fmt = anthropic_messages_formatter(cr.model.empty() ? b->model_id : cr.model, cr.gen.stop);
+  job->fmt = anthropic_messages_formatter(cr.model.empty() ? b->model_id : cr.model);
   run(job, res);
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "cache/prefix_cache.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "server/constraints.h"
@@ -25,9 +26,10 @@ struct Fixture {
   std::optional<Tokenizer> tok;
   std::unique_ptr<engine::Engine> engine;
   Backend backend;
+  std::unique_ptr<cache::PrefixCache> cache;
   std::unique_ptr<Server> server;
 
-  explicit Fixture(ServerOptions o, int64_t ctx = 4096) {
+  explicit Fixture(ServerOptions o, int64_t ctx = 4096, std::optional<cache::CacheOptions> co = std::nullopt) {
     signal(SIGPIPE, SIG_IGN);
     auto m = model::Model::load(kDir);
     if (!m.ok()) throw std::runtime_error(m.message());
@@ -45,6 +47,12 @@ struct Fixture {
     backend.max_context = engine->max_context();
     backend.eos_id = static_cast<int32_t>(model->config().eos_token_id);
     backend.vocab = make_vocabulary(*tok, backend.eos_id, model->config().vocab_size);
+    if (co) {
+      auto c = cache::PrefixCache::open(*model, *co, nullptr);
+      if (!c.ok()) throw std::runtime_error(c.message());
+      cache = std::move(*c);
+      backend.cache = cache.get();
+    }
     o.port = 0;
     server = std::make_unique<Server>(o);
     Status s = server->start();
@@ -119,6 +127,49 @@ TEST(Server, ChatCompletionWithUsage) {
   auto r2 = c.Post("/v1/chat/completions", chat_body(R"("max_tokens":6,"seed":3,)" + kNoEos), "application/json");
   ASSERT_TRUE(r2);
   EXPECT_EQ(Json::parse(r2->body)["choices"][0]["message"], j["choices"][0]["message"]);
+}
+
+TEST(Server, PrefixCacheResumesTheRepeatedPromptAndTheNextTurn) {
+  NEED_MODEL();
+  cache::CacheOptions co;
+  co.ram_bytes = 64 << 20;
+  co.min_tokens = 16;
+  Fixture f(ServerOptions{}, 4096, co);
+  auto c = f.client();
+  Json msgs = Json::array({{{"role", "system"}, {"content", "You are a careful assistant. Answer in one short sentence, and "
+                                                             "never use more words than the question needs."}},
+                           {{"role", "user"}, {"content", "Name a prime number."}}});
+  auto ask = [&](const Json& m) {
+    Json body = {{"model", "deepseek-chat"}, {"messages", m}, {"max_tokens", 5}, {"seed", 11}, {"logit_bias", {{"1", -100}}}};
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
+    return r ? Json::parse(r->body) : Json();
+  };
+  const Json a = ask(msgs);
+  const int P = a["usage"]["prompt_tokens"];
+  ASSERT_GE(P, 16);
+  EXPECT_EQ(a["usage"]["prompt_cache_hit_tokens"], 0);
+  // The same prompt again: all of it comes from the snapshot at its end, and the reply (same
+  // seed) is the same, which it would not be from a wrong state.
+  const Json b = ask(msgs);
+  EXPECT_EQ(b["usage"]["prompt_cache_hit_tokens"], P);
+  EXPECT_EQ(b["usage"]["prompt_cache_miss_tokens"], 0);
+  EXPECT_EQ(b["usage"]["prompt_tokens_details"]["cached_tokens"], P);
+  EXPECT_EQ(b["choices"][0]["message"]["content"], a["choices"][0]["message"]["content"]);
+  // The next turn resends the conversation: at least the first turn's prompt is a hit.
+  Json next = msgs;
+  next.push_back({{"role", "assistant"}, {"content", a["choices"][0]["message"]["content"]}});
+  next.push_back({{"role", "user"}, {"content", "And another one?"}});
+  const Json t2 = ask(next);
+  EXPECT_GE(t2["usage"]["prompt_cache_hit_tokens"].get<int>(), P);
+  EXPECT_LT(t2["usage"]["prompt_cache_hit_tokens"].get<int>(), t2["usage"]["prompt_tokens"].get<int>());
+  const auto st = f.cache->stats();
+  EXPECT_EQ(st.lookups, 3);
+  EXPECT_EQ(st.ram_hits, 2);
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("dsv4_prefix_cache_hits_total{tier=\"ram\"} 2"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("dsv4_prefix_cache_hit_tokens_total"), std::string::npos);
 }
 
 TEST(Server, StreamFramingUsageAndDone) {
@@ -205,7 +256,8 @@ TEST(Server, AuthLimitsAndErrorObjects) {
 
 // Starts a long streaming request on its own connection; stops reading (closing the
 // connection) once `stop_after` bytes arrived or when `stop` is set.
-std::thread long_request(int port, bool stream, std::atomic<bool>* started, std::atomic<bool>* stop, int* status) {
+std::thread long_request(int port, bool stream, std::atomic<bool>* started, std::atomic<bool>* stop, int* status,
+                         std::string* body = nullptr) {
   return std::thread([=] {
     httplib::Client c("127.0.0.1", port);
     c.set_read_timeout(60, 0);
@@ -214,7 +266,8 @@ std::thread long_request(int port, bool stream, std::atomic<bool>* started, std:
     req.path = "/v1/chat/completions";
     req.body = chat_body(std::string(R"("max_tokens":4000,"stream":)") + (stream ? "true," : "false,") + kNoEos);
     req.set_header("Content-Type", "application/json");
-    req.content_receiver = [=](const char*, size_t, uint64_t, uint64_t) {
+    req.content_receiver = [=](const char* data, size_t n, uint64_t, uint64_t) {
+      if (body) body->append(data, n);
       *started = true;
       return !stop->load();
     };
@@ -282,7 +335,8 @@ TEST(Server, ShutdownDrainsRunningRequestsAndRefusesNewOnes) {
   Fixture f(o);
   std::atomic<bool> started{false}, stop{false};
   int status = 0;
-  std::thread t = long_request(f.server->port(), true, &started, &stop, &status);
+  std::string body;
+  std::thread t = long_request(f.server->port(), true, &started, &stop, &status, &body);
   ASSERT_TRUE(eventually([&] { return started.load(); }));
   std::thread down([&] { f.server->shutdown(0.3); });
   ASSERT_TRUE(eventually([&] { return f.client().Get("/health")->status == 503; }, 2s));
@@ -291,6 +345,9 @@ TEST(Server, ShutdownDrainsRunningRequestsAndRefusesNewOnes) {
   down.join();
   t.join();
   EXPECT_EQ(status, 200);  // the running stream was ended (cancelled) and closed cleanly
+  // ... with an error event saying why it stopped (not a normal finish).
+  EXPECT_NE(body.find(R"("code":"server_shutting_down")"), std::string::npos) << body.substr(body.size() > 600 ? body.size() - 600 : 0);
+  EXPECT_EQ(body.find(R"("finish_reason":"cancelled")"), std::string::npos);
   EXPECT_EQ(f.server->in_flight(), 0);
 }
 

@@ -24,7 +24,10 @@ function checkMessage(m, { model = MODEL_ID } = {}) {
   assert.ok(Array.isArray(m.content));
   assert.ok(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use'].includes(m.stop_reason), m.stop_reason);
   for (const b of m.content) assert.ok(['text', 'thinking', 'tool_use'].includes(b.type), b.type);
-  assert.ok(Number.isInteger(m.usage.input_tokens) && m.usage.input_tokens > 0);
+  // input_tokens is the part not read from the prefix cache (Anthropic's accounting): a repeated
+  // prompt can be all cache_read_input_tokens.
+  assert.ok(Number.isInteger(m.usage.input_tokens) && Number.isInteger(m.usage.cache_read_input_tokens));
+  assert.ok(m.usage.input_tokens + m.usage.cache_read_input_tokens > 0);
   assert.ok(Number.isInteger(m.usage.output_tokens) && m.usage.output_tokens > 0);
 }
 
@@ -73,6 +76,22 @@ test('messages: stop_sequences end the reply with stop_reason stop_sequence', as
   } else {
     assert.equal(m.stop_sequence, null);
   }
+  // Several stop sequences: the reply names the one that matched (the earliest in the text).
+  const stops = ['e', 'a', 'o', 'i', 't', 'n', 's'];
+  let matched = 0;
+  for (let i = 0; i < 4; ++i) {
+    const r = await client.messages.create({ ...req, stop_sequences: stops });
+    checkMessage(r, { model: 'deepseek-chat' });
+    const text = r.content.filter((b) => b.type === 'text').map((b) => b.text).join('');
+    if (r.stop_reason === 'stop_sequence') {
+      ++matched;
+      assert.ok(stops.includes(r.stop_sequence), JSON.stringify(r.stop_sequence));
+      for (const s of stops) assert.ok(!text.includes(s), `${JSON.stringify(s)} not in the text before the stop: ${JSON.stringify(text)}`);
+    } else {
+      assert.equal(r.stop_sequence, null);
+    }
+  }
+  t.diagnostic(`${matched} of 4 replies ended by one of ${stops.length} stop sequences`);
 });
 
 test('messages stream: SDK helpers (text events, finalMessage) and the raw event order', async () => {

@@ -234,3 +234,24 @@ test('parallel_tool_calls false: exactly one call', async () => {
   });
   assert.equal(r.choices[0].message.tool_calls.length, 1);
 });
+
+test('max_tokens below the shortest forced call or JSON value: 400 naming the minimum', async () => {
+  const expectTooSmall = async (body, what) => {
+    const err = await client.chat.completions.create(body).then(() => null, (e) => e);
+    assert.ok(err instanceof OpenAI.BadRequestError, `${what}: ${err}`);
+    assert.equal(err.param, 'max_tokens', what);
+    const m = /raise max_tokens to at least (\d+)/.exec(err.message);
+    assert.ok(m, `${what}: ${err.message}`);
+    return Number(m[1]);
+  };
+  const need = await expectTooSmall({ model: 'deepseek-chat', max_tokens: 10, messages: user('Weather?'), tools, tool_choice: 'required' }, 'tool call');
+  assert.ok(need > 10);
+  // Exactly the minimum is accepted and finishes as a parseable call (the mask plans within it).
+  const r = await client.chat.completions.create({ model: 'deepseek-chat', seed: 3, temperature: 2, max_tokens: need, messages: user('Weather?'), tools, tool_choice: 'required' });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  r.choices[0].message.tool_calls.forEach((tc, i) => checkCall(tc, ['get_weather', 'add'], `minimal call ${i}`));
+  // Thinking mode must also close the reasoning first: a larger minimum.
+  const needThinking = await expectTooSmall({ model: 'deepseek-reasoner', max_tokens: 10, messages: user('Weather?'), tools, tool_choice: 'required' }, 'thinking tool call');
+  assert.ok(needThinking > need, `${needThinking} > ${need}`);
+  await expectTooSmall({ model: 'deepseek-chat', max_tokens: 1, messages: user('A person'), response_format: { type: 'json_object' } }, 'json_object');
+});
