@@ -1,5 +1,7 @@
 #include "cache/prefix_cache.h"
 
+#include <algorithm>
+
 #include "cache/model_identity.h"
 
 namespace dsv4::cache {
@@ -67,6 +69,20 @@ std::vector<int64_t> PrefixCache::snapshot_points(int64_t from, int64_t prompt_l
     for (int64_t p = (from / opt_.interval + 1) * opt_.interval; p < prompt_len; p += opt_.interval) at.push_back(p);
   if (prompt_len > from) at.push_back(prompt_len);
   return at;
+}
+
+int64_t PrefixCache::shared_prefix_point(std::span<const int32_t> prompt) {
+  constexpr size_t kRecent = 32;
+  std::lock_guard<std::mutex> l(mu_);
+  size_t best = 0;
+  for (const auto& p : recent_) {
+    const size_t n = std::min(p.size(), prompt.size());
+    const size_t common = static_cast<size_t>(std::mismatch(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(n), prompt.begin()).first - p.begin());
+    best = std::max(best, common);
+  }
+  recent_.emplace_front(prompt.begin(), prompt.end());
+  if (recent_.size() > kRecent) recent_.pop_back();
+  return static_cast<int64_t>(best) >= opt_.min_tokens ? static_cast<int64_t>(best) : 0;
 }
 
 void PrefixCache::insert(std::shared_ptr<const engine::Snapshot> s) {

@@ -54,6 +54,10 @@ class PrefixCache {
   // The prompt positions (ascending, within (from, prompt_len]) where a request should emit
   // snapshots: every `interval` tokens and the end of the prompt.
   std::vector<int64_t> snapshot_points(int64_t from, int64_t prompt_len) const;
+  // Where `prompt` stops agreeing with the most similar of the last prompts seen (their longest
+  // common prefix, 0 when under min_tokens): snapshotting there lets requests that share a system
+  // prompt or tool list but differ after it resume from the shared part. Records `prompt`.
+  int64_t shared_prefix_point(std::span<const int32_t> prompt);
   void insert(std::shared_ptr<const engine::Snapshot> s);
   void flush_disk();  // waits for queued disk writes
   CacheStats stats() const;
@@ -76,6 +80,7 @@ class PrefixCache {
   std::unique_ptr<DiskStore> disk_;
   mutable std::mutex mu_;
   std::list<Entry> lru_;  // most recently used first
+  std::list<std::vector<int32_t>> recent_;  // the last prompts seen, newest first
   uint64_t bytes_ = 0;
   CacheStats stats_;
 };

@@ -79,6 +79,29 @@ TEST(PrefixCache, LongestPrefixWinsAndSnapshotPoints) {
   EXPECT_EQ((*c2)->snapshot_points(0, 10), (std::vector<int64_t>{}));
 }
 
+TEST(PrefixCache, SharedPrefixPointIsWhereAPromptPartsFromARecentOne) {
+  const model::Model& m = golden_model("tiny-flash");
+  CacheOptions o;
+  o.ram_bytes = 1 << 20;
+  o.min_tokens = 16;
+  auto c = PrefixCache::open(m, o, nullptr);
+  PrefixCache& pc = **c;
+  const int V = m.config().vocab_size;
+  const auto sys = random_tokens(100, V, 1);
+  auto with = [&](uint32_t seed) {
+    auto p = sys;
+    const auto tail = random_tokens(20, V, seed);
+    p.insert(p.end(), tail.begin(), tail.end());
+    return p;
+  };
+  EXPECT_EQ(pc.shared_prefix_point(with(2)), 0) << "nothing seen yet";
+  auto b = with(3);
+  b[100] = (with(2)[100] + 1) % V;  // parts exactly after the shared 100 tokens
+  EXPECT_EQ(pc.shared_prefix_point(b), 100);
+  EXPECT_EQ(pc.shared_prefix_point(random_tokens(120, V, 9)), 0) << "shares (almost) nothing";
+  EXPECT_EQ(pc.shared_prefix_point(std::span(sys).first(10)), 0) << "under min_tokens";
+}
+
 TEST(PrefixCache, RamBudgetEvictsLeastRecentlyUsedButNeverInUse) {
   const model::Model& m = golden_model("tiny-flash");
   const int V = m.config().vocab_size;

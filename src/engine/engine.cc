@@ -79,6 +79,7 @@ std::shared_ptr<Stream> Engine::submit(Request r) {
 EngineStats Engine::stats() const {
   std::lock_guard<std::mutex> l(mu_);
   EngineStats s = stats_;
+  s.running = live_.load();
   s.waiting = static_cast<int64_t>(incoming_.size());
   return s;
 }
@@ -92,12 +93,10 @@ void Engine::loop() {
       while (!incoming_.empty() && static_cast<int>(jobs_.size()) < opt_.max_running) {
         jobs_.push_back(std::move(incoming_.front()));
         incoming_.pop_front();
+        ++live_;
       }
-      stats_.running = static_cast<int64_t>(jobs_.size());
     }
     step();
-    std::lock_guard<std::mutex> l(mu_);
-    stats_.running = static_cast<int64_t>(jobs_.size());
   }
   // Shutting down: every request still open ends as cancelled.
   std::lock_guard<std::mutex> l(mu_);

@@ -101,6 +101,10 @@ class Engine {
   bool stop_ = false;
   uint64_t next_id_ = 1;
   EngineStats stats_;
+  // Admitted requests whose last event has not gone out (EngineStats::running). Decremented as
+  // that event is pushed, before the caller can see it: a request whose reply is complete is no
+  // longer running, although it leaves jobs_ only at the next step.
+  std::atomic<int64_t> live_{0};
 };
 
 }  // namespace dsv4::engine

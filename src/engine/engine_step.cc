@@ -66,8 +66,9 @@ std::shared_ptr<Snapshot> make_snapshot(std::span<const int32_t> tokens, const m
 // Everything the step does to one request, with access to the engine's options.
 class StepContext {
  public:
-  StepContext(const model::Model& m, const Tokenizer* tok, int64_t max_ctx, const EngineOptions& opt, int64_t step)
-      : m_(m), tok_(tok), max_ctx_(max_ctx), opt_(opt), step_(step) {}
+  StepContext(const model::Model& m, const Tokenizer* tok, int64_t max_ctx, const EngineOptions& opt, int64_t step,
+              std::atomic<int64_t>* live)
+      : m_(m), tok_(tok), max_ctx_(max_ctx), opt_(opt), step_(step), live_(live) {}
 
   void observe(const Engine::Job& j, const Choice& c, std::span<const float> logits) const {
     if (opt_.on_logits) opt_.on_logits(j.stream->id(), c.index, static_cast<int64_t>(c.tokens.size()), logits);
@@ -222,6 +223,7 @@ class StepContext {
   int64_t max_ctx() const { return max_ctx_; }
   void push(Engine::Job& j, Event e) const {
     e.step = step_;
+    if (e.last) live_->fetch_sub(1);  // before the caller can see it (Engine::live_)
     j.stream->push(std::move(e));
   }
 
@@ -231,6 +233,7 @@ class StepContext {
   int64_t max_ctx_;
   const EngineOptions& opt_;
   int64_t step_;
+  std::atomic<int64_t>* live_;
 };
 
 namespace {
@@ -271,7 +274,7 @@ void collect_pairs(MtpFeed& f, std::span<const int32_t> tokens, int64_t limit, M
 
 void Engine::step() {
   DSV4_PROFILE_SCOPE("engine.step");
-  StepContext cx(m_, tok_, max_ctx_, opt_, stats().steps);
+  StepContext cx(m_, tok_, max_ctx_, opt_, stats().steps, &live_);
   const int64_t row = m_.config().hc_dim();
   for (auto& j : jobs_) {
     if (!j->started) cx.start(*j, opt_.speculative);

@@ -220,3 +220,24 @@ TEST(Engine, LogitBiasAndLogprobs) {
 
 }  // namespace
 }  // namespace dsv4::engine
+
+namespace dsv4::engine {
+namespace {
+
+// A request whose last event the caller has seen no longer counts as running, although the
+// engine drops it from its job list only at its next step (the server's /metrics reads this).
+TEST(EngineStats, RunningExcludesARequestWhoseReplyIsComplete) {
+  const model::Model& m = testing::golden_model("tiny-flash");
+  EngineOptions o;
+  o.speculative = 0;
+  Engine e(m, nullptr, o);
+  for (int i = 0; i < 20; ++i) {
+    auto s = e.submit(testing::greedy(testing::random_tokens(8, m.config().vocab_size, 40 + i), 2));
+    const auto r = testing::collect(*s);
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(e.stats().running, 0) << "after request " << i;
+  }
+}
+
+}  // namespace
+}  // namespace dsv4::engine

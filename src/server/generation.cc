@@ -1,5 +1,6 @@
 #include "server/generation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -36,8 +37,8 @@ Generation::Generation(const Backend& b, Prepared p) : b_(b), p_(std::move(p)) {
 }
 
 // Resumes from the longest cached prefix and asks the engine for the snapshots worth keeping:
-// every cache interval and the end of the prompt (the end of the user's input: the next turn
-// starts with it), and the end of the reply unless the reply is reasoning, which the chat encoding
+// every cache interval, the end of the prompt (the end of the user's input: the next turn starts
+// with it), where the prompt parts from a recent one, and the end of the reply unless the reply is reasoning, which the chat encoding
 // drops from later turns, so that state could never be hit.
 void Generation::use_cache() {
   engine::Request& r = p_.req;
@@ -48,6 +49,13 @@ void Generation::use_cache() {
     from = static_cast<int64_t>(hit.snapshot->tokens.size());
   }
   r.snapshot_at = b_.cache->snapshot_points(from, static_cast<int64_t>(r.prompt.size()));
+  // Where this prompt parts from a recent one (a shared system prompt, tool list or history).
+  const int64_t shared = b_.cache->shared_prefix_point(r.prompt);
+  if (shared > from && shared < static_cast<int64_t>(r.prompt.size()) &&
+      std::find(r.snapshot_at.begin(), r.snapshot_at.end(), shared) == r.snapshot_at.end()) {
+    r.snapshot_at.push_back(shared);
+    std::sort(r.snapshot_at.begin(), r.snapshot_at.end());
+  }
   r.snapshot_at_end = !p_.thinking;
 }
 

@@ -166,9 +166,24 @@ TEST(Server, PrefixCacheResumesTheRepeatedPromptAndTheNextTurn) {
   const auto st = f.cache->stats();
   EXPECT_EQ(st.lookups, 3);
   EXPECT_EQ(st.ram_hits, 2);
+  {
+    auto m0 = c.Get("/metrics");
+    ASSERT_TRUE(m0);
+    EXPECT_NE(m0->body.find("dsv4_prefix_cache_hits_total{tier=\"ram\"} 2"), std::string::npos) << m0->body;
+  }
+  // Another user question after the same system prompt: the previous prompts part from this one
+  // right after the system prompt, where a snapshot is taken; a third question resumes there.
+  Json q2 = msgs, q3 = msgs;
+  q2[1]["content"] = "What is the capital of Peru?";
+  q3[1]["content"] = "Which ocean is the largest?";
+  const Json u2 = ask(q2), u3 = ask(q3);
+  const int shared = u3["usage"]["prompt_cache_hit_tokens"];
+  EXPECT_GT(shared, 16) << "the shared system prompt is a hit";
+  EXPECT_LT(shared, u3["usage"]["prompt_tokens"].get<int>());
+  EXPECT_GE(u2["usage"]["prompt_cache_hit_tokens"].get<int>(), 0);
   auto m = c.Get("/metrics");
   ASSERT_TRUE(m);
-  EXPECT_NE(m->body.find("dsv4_prefix_cache_hits_total{tier=\"ram\"} 2"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("dsv4_prefix_cache_hit_tokens_total"), std::string::npos) << m->body;
   EXPECT_NE(m->body.find("dsv4_prefix_cache_hit_tokens_total"), std::string::npos);
 }
 
