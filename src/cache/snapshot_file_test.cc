@@ -1,5 +1,5 @@
 // The snapshot record: bitwise round trip (and continuing from a decoded snapshot gives the same
-// logits as never having stopped), and every kind of damage is an error: any flipped byte, any
+// logits as never having stopped, at the window and compression-block boundaries), and every kind of damage is an error: any flipped byte, any
 // truncation, another model's id, another model's shapes.
 #include "cache/snapshot_file.h"
 
@@ -19,8 +19,12 @@ using namespace testing;
 TEST(SnapshotFile, RoundTripIsBitwiseAndContinuesIdentically) {
   const model::Model& m = golden_model("tiny-flash");
   const auto prompt = random_tokens(140, m.config().vocab_size, 5);
-  const auto snaps = snapshots_of(m, prompt, {3, 77, 129});
-  ASSERT_EQ(snaps.size(), 3u);
+  // Around the window (16 in tiny-flash) and both compression ratios (4, 128), and partial final
+  // blocks of either compressor.
+  const int W = m.config().sliding_window;
+  const std::vector<int64_t> at = {3, 4, 5, W - 1, W, W + 1, 77, 127, 128, 129, 139};
+  const auto snaps = snapshots_of(m, prompt, at);
+  ASSERT_EQ(snaps.size(), at.size());
   const uint64_t id = model_fingerprint(m);
   engine::EngineOptions o;
   o.speculative = 0;

@@ -48,14 +48,18 @@ void Generation::use_cache() {
     r.snapshot = hit.snapshot;
     from = static_cast<int64_t>(hit.snapshot->tokens.size());
   }
-  r.snapshot_at = b_.cache->snapshot_points(from, static_cast<int64_t>(r.prompt.size()));
+  const int64_t P = static_cast<int64_t>(r.prompt.size());
+  r.snapshot_at = b_.cache->snapshot_points(from, P);
+  // A thinking prompt ends "<｜Assistant｜><think>", but the next turn renders this reply as
+  // "<｜Assistant｜></think>…" (the reasoning dropped): the point before "<think>" is the end of
+  // the user's input that the next turn shares.
+  const auto think = b_.tokenizer->token_id("<think>");
+  if (p_.thinking && think && P - 1 > from && r.prompt.back() == *think && !r.snapshot_at.empty()) r.snapshot_at.push_back(P - 1);
   // Where this prompt parts from a recent one (a shared system prompt, tool list or history).
   const int64_t shared = b_.cache->shared_prefix_point(r.prompt);
-  if (shared > from && shared < static_cast<int64_t>(r.prompt.size()) &&
-      std::find(r.snapshot_at.begin(), r.snapshot_at.end(), shared) == r.snapshot_at.end()) {
-    r.snapshot_at.push_back(shared);
-    std::sort(r.snapshot_at.begin(), r.snapshot_at.end());
-  }
+  if (shared > from && shared < P) r.snapshot_at.push_back(shared);
+  std::sort(r.snapshot_at.begin(), r.snapshot_at.end());
+  r.snapshot_at.erase(std::unique(r.snapshot_at.begin(), r.snapshot_at.end()), r.snapshot_at.end());
   r.snapshot_at_end = !p_.thinking;
 }
 

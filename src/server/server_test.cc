@@ -171,6 +171,22 @@ TEST(Server, PrefixCacheResumesTheRepeatedPromptAndTheNextTurn) {
     ASSERT_TRUE(m0);
     EXPECT_NE(m0->body.find("dsv4_prefix_cache_hits_total{tier=\"ram\"} 2"), std::string::npos) << m0->body;
   }
+  // Thinking mode: the prompt ends "<think>", the next turn renders the reply as "</think>…"
+  // with its reasoning dropped; everything before "<think>" is still a hit.
+  auto ask_thinking = [&](const Json& m) {
+    Json body = {{"model", "deepseek-reasoner"}, {"messages", m}, {"max_tokens", 5}, {"seed", 12}, {"logit_bias", {{"1", -100}}}};
+    auto r = c.Post("/v1/chat/completions", body.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no reply");
+    return r ? Json::parse(r->body) : Json();
+  };
+  Json tm = msgs;
+  tm[1]["content"] = "Think about a prime number.";
+  const Json th1 = ask_thinking(tm);
+  const int TP = th1["usage"]["prompt_tokens"];
+  tm.push_back({{"role", "assistant"}, {"content", "Seven."}, {"reasoning_content", th1["choices"][0]["message"]["reasoning_content"]}});
+  tm.push_back({{"role", "user"}, {"content", "Why?"}});
+  const Json th2 = ask_thinking(tm);
+  EXPECT_GE(th2["usage"]["prompt_cache_hit_tokens"].get<int>(), TP - 1) << th2["usage"].dump();
   // Another user question after the same system prompt: the previous prompts part from this one
   // right after the system prompt, where a snapshot is taken; a third question resumes there.
   Json q2 = msgs, q3 = msgs;

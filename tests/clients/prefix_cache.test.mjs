@@ -115,3 +115,46 @@ test('hits in RAM, then from disk after a restart; damaged files are removed; a 
   t.diagnostic(JSON.stringify(summary));
   assert.ok(ram.ttft < miss.ttft, `a RAM hit starts sooner (${summary.ttft_ms.ram_hit} ms vs ${summary.ttft_ms.miss} ms)`);
 });
+
+test('an agent conversation with tools: every turn after the first resumes from the previous turn', async (t) => {
+  const { srv, client } = await serve(['--cache-ram', '256M']);
+  const tools = [{
+    type: 'function',
+    function: {
+      name: 'read_file', description: 'Read a file of the project',
+      parameters: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
+    },
+  }];
+  const history = [{ role: 'system', content: `You are a coding agent. ${system.slice(0, 1500)}` }, { role: 'user', content: 'Open the README.' }];
+  const turns = [];
+  let prev = null;
+  for (let turn = 0; turn < 5; ++turn) {
+    // Turns alternate between a forced tool call (its result goes back as a tool message) and a
+    // plain reply, as an agent loop does.
+    const forced = turn % 2 === 0;
+    const r = await client.chat.completions.create({
+      model: 'deepseek-chat', messages: history, tools, tool_choice: forced ? 'required' : 'auto', max_tokens: forced ? 200 : 6,
+      seed: 20 + turn, temperature: 1, logit_bias: forced ? undefined : { 1: -100 },
+    });
+    const u = r.usage;
+    turns.push({ prompt: u.prompt_tokens, hit: u.prompt_cache_hit_tokens, miss: u.prompt_cache_miss_tokens });
+    assert.equal(u.prompt_cache_hit_tokens + u.prompt_cache_miss_tokens, u.prompt_tokens);
+    if (prev) {
+      // All of the previous turn's prompt is a hit: only its reply and the new messages are new.
+      assert.ok(u.prompt_cache_hit_tokens >= prev.prompt_tokens, `turn ${turn}: hit ${u.prompt_cache_hit_tokens} >= previous prompt ${prev.prompt_tokens}`);
+    }
+    prev = u;
+    const msg = r.choices[0].message;
+    if (forced) {
+      assert.equal(r.choices[0].finish_reason, 'tool_calls');
+      history.push({ role: 'assistant', content: msg.content ?? '', tool_calls: msg.tool_calls });
+      for (const tc of msg.tool_calls) history.push({ role: 'tool', tool_call_id: tc.id, content: `contents of ${JSON.parse(tc.function.arguments).path}` });
+    } else {
+      history.push({ role: 'assistant', content: msg.content ?? '' });
+      history.push({ role: 'user', content: `Now look at file number ${turn}.` });
+    }
+  }
+  t.diagnostic(`turns (prompt / hit / miss): ${turns.map((x) => `${x.prompt}/${x.hit}/${x.miss}`).join(', ')}`);
+  console.log(`PREFIX_CACHE_AGENT ${JSON.stringify(turns)}`);
+  await srv.stop({ signal: 'SIGTERM', ms: 30000 });
+});
