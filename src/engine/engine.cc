@@ -90,7 +90,7 @@ void Engine::loop() {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return stop_ || !incoming_.empty() || !jobs_.empty(); });
       if (stop_) break;
-      while (!incoming_.empty() && static_cast<int>(jobs_.size()) < opt_.max_running) {
+      while (!incoming_.empty() && static_cast<int>(jobs_.size()) < opt_.max_running && kv_admits(*incoming_.front())) {
         jobs_.push_back(std::move(incoming_.front()));
         incoming_.pop_front();
         ++live_;

@@ -32,6 +32,11 @@ struct EngineOptions {
   double spec_min_accept = 0.2;
   int spec_probe = 16;
   int max_running = 256;      // requests admitted at once; later ones wait in the queue
+  // Bytes of sequence state (window rings, compressor state, KV rows at prompt + max_tokens,
+  // capped by the context; times n choices; model/memory_plan.h) all admitted requests may plan
+  // to hold; 0 = unlimited. A request that would take the total over it waits in the queue until
+  // others finish; one that exceeds it alone ends with an error naming the numbers.
+  int64_t kv_budget = 0;
   // Test and debug hook, called on the owner thread with every logits row a token is drawn
   // from: the request id, the choice, the position of the drawn token and the raw logits.
   std::function<void(uint64_t, int, int64_t, std::span<const float>)> on_logits;
@@ -88,6 +93,7 @@ class Engine {
  private:
   void loop();
   void step();
+  bool kv_admits(Job& j) const;  // owner thread: fits the KV budget beside jobs_ (engine_step.cc)
 
   const model::Model& m_;
   const Tokenizer* tok_;

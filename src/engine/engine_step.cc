@@ -7,6 +7,7 @@
 #include "base/profile.h"
 #include "engine/engine.h"
 #include "engine/job.h"
+#include "model/memory_plan.h"
 
 namespace dsv4::engine {
 namespace {
@@ -61,7 +62,27 @@ std::shared_ptr<Snapshot> make_snapshot(std::span<const int32_t> tokens, const m
   return s;
 }
 
+// The sequence state a request plans to hold (EngineOptions::kv_budget), computed once.
+int64_t planned_state_bytes(Engine::Job& j, const model::Model& m, int64_t max_ctx, const EngineOptions& opt) {
+  if (j.state_bytes < 0) {
+    const Request& r = j.req;
+    const int64_t tokens = std::min<int64_t>(static_cast<int64_t>(r.prompt.size()) + std::max(r.max_tokens, 1), max_ctx);
+    const bool spec = opt.speculative > 0 && r.speculative != 0 && !r.constraint;
+    j.state_bytes = request_state_bytes(m.config(), tokens, std::max(r.n, 1), spec);
+  }
+  return j.state_bytes;
+}
+
 }  // namespace
+
+bool Engine::kv_admits(Job& j) const {
+  if (opt_.kv_budget <= 0) return true;
+  const int64_t need = planned_state_bytes(j, m_, max_ctx_, opt_);
+  if (need > opt_.kv_budget) return true;  // could never fit: admitted to be refused (StepContext::start)
+  int64_t held = 0;
+  for (const auto& r : jobs_) held += planned_state_bytes(*r, m_, max_ctx_, opt_);
+  return held + need <= opt_.kv_budget;
+}
 
 // Everything the step does to one request, with access to the engine's options.
 class StepContext {
@@ -79,6 +100,15 @@ class StepContext {
     Status s = validate_request(j.req, m_, tok_, max_ctx_);
     if (!s.ok()) {
       fail(j, s.message());
+      return false;
+    }
+    if (opt_.kv_budget > 0 && planned_state_bytes(j, m_, max_ctx_, opt_) > opt_.kv_budget) {
+      const int64_t tokens = std::min<int64_t>(static_cast<int64_t>(j.req.prompt.size()) + j.req.max_tokens, max_ctx_);
+      fail(j, fmt::format("the request needs {} bytes of sequence state ({} choice(s) at {} tokens: prompt {} + max_tokens {}{}), "
+                          "more than the engine's KV budget of {} bytes: shorten the prompt or max_tokens, or lower n",
+                          j.state_bytes, j.req.n, tokens, j.req.prompt.size(), j.req.max_tokens,
+                          tokens == max_ctx_ ? fmt::format(", capped by the context of {}", max_ctx_) : std::string(),
+                          opt_.kv_budget));
       return false;
     }
     std::sort(j.req.snapshot_at.begin(), j.req.snapshot_at.end());

@@ -47,6 +47,7 @@ struct Engine::Job {
   Request req;
   bool started = false;  // validated and set up
   bool failed = false;
+  int64_t state_bytes = -1;  // planned sequence state (EngineOptions::kv_budget); -1: not computed yet
   // Prefill phase: one sequence for all choices.
   model::Sequence seq;
   int64_t consumed = 0;  // prompt tokens consumed by `seq`

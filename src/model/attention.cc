@@ -157,7 +157,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       const int64_t wd = st.idx_compressor.width;
       if (compressor_step(w.indexer.compressor, st.idx_compressor, &iu[i * wd], &iz[i * wd], t, rope, rd, eps, true,
                           ientry.data())) {
-        st.index_keys.resize((st.n_index_keys + 1) * dih);
+        grow_rows(st.index_keys, static_cast<size_t>(st.n_index_keys + 1), static_cast<size_t>(dih));
         store_row(ientry.data(), dih, &st.index_keys[st.n_index_keys * dih]);
         ++st.n_index_keys;
       }
@@ -186,7 +186,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       const int64_t wd = st.compressor.width;
       if (compressor_step(w.compressor, st.compressor, &cu[i * wd], &cz[i * wd], t, rope, rd, eps, false,
                           entry.data())) {
-        st.compressed.resize((st.n_compressed + 1) * D);
+        grow_rows(st.compressed, static_cast<size_t>(st.n_compressed + 1), static_cast<size_t>(D));
         store_row(entry.data(), D, &st.compressed[st.n_compressed * D]);
         ++st.n_compressed;
       }

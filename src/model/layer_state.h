@@ -2,6 +2,7 @@
 // the compressed KV entries, the indexer keys, and the compressors' streaming fp32 state.
 // Rows are stored as bf16: every value the reference caches is bf16 (post-RoPE, post-simulation).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstddef>
 #include <limits>
@@ -35,6 +36,15 @@ struct CompressorState {
       }
   }
 };
+
+// Makes `v` hold `rows` rows of `width` values. Capacity grows by max(1/8, 16 rows) instead of
+// std::vector's doubling, so a long sequence's compressed rows take at most ~1/8 more than the
+// rows held (the memory planner counts that slack: model/memory_plan.h).
+inline void grow_rows(std::vector<bf16>& v, size_t rows, size_t width) {
+  const size_t need = rows * width;
+  if (need > v.capacity()) v.reserve(std::max(need, v.capacity() + std::max(v.capacity() / 8, 16 * width)));
+  v.resize(need);
+}
 
 struct LayerState {
   int window = 0;                 // W

@@ -1,5 +1,6 @@
 #include "model/schema_summary.h"
 
+#include "model/memory_plan.h"
 #include "model/schema.h"
 
 namespace dsv4 {
@@ -44,10 +45,8 @@ ParamCounts count_params(const ModelConfig& cfg) {
 
 KvCacheSize kv_cache_size(const ModelConfig& cfg) {
   KvCacheSize k;
-  const int64_t D = cfg.head_dim, r = cfg.qk_rope_head_dim, nope = D - r;
-  // Packed main row: FP8 nope values + one UE8M0 per 64 + bf16 rope, padded to 8 bytes (584 for V4).
-  const int64_t packed_main = ((nope + (nope + 63) / 64 + 2 * r) + 7) / 8 * 8;
-  const int64_t packed_index = cfg.index_head_dim / 2 + (cfg.index_head_dim + 31) / 32;
+  const int64_t D = cfg.head_dim;
+  const int64_t packed_main = packed_main_row_bytes(cfg), packed_index = packed_index_row_bytes(cfg);
   for (const LayerSpec& ls : cfg.layers()) {
     k.window_ring_bytes += int64_t{cfg.sliding_window} * D * 2;
     if (ls.is_mtp || ls.compress_ratio == 0) continue;  // MTP and window-only layers: ring only
