@@ -3,13 +3,16 @@
 // whether the checkpoint matches the schema of its config.
 #include <map>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/memory_budget.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "model/memory_plan.h"
 #include "model/schema.h"
 #include "model/schema_summary.h"
 
@@ -20,6 +23,13 @@ struct InfoArgs {
   std::string model_dir;
   std::string config;
   bool json = false;
+  // The memory plan (--ctx): as `dsv4 serve` would run with these options.
+  int64_t ctx = 0;
+  int64_t parallel = 1;
+  int64_t step_tokens = 256;
+  int64_t cache_ram = 2ll << 30;
+  bool no_mtp = false;
+  int64_t memory_budget = -1;  // -1: no verdict
 };
 
 struct DtypeTally {
@@ -34,13 +44,6 @@ std::string human_count(double n) {
   if (n >= 1e6) return fmt::format("{:.1f}M", n / 1e6);
   if (n >= 1e3) return fmt::format("{:.1f}K", n / 1e3);
   return fmt::format("{:.0f}", n);
-}
-
-std::string human_bytes(double b) {
-  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
-  if (b >= 1024.0 * 1024) return fmt::format("{:.2f} MiB", b / (1024.0 * 1024));
-  if (b >= 1024.0) return fmt::format("{:.2f} KiB", b / 1024.0);
-  return fmt::format("{:.0f} B", b);
 }
 
 std::string one_line(std::string s) {
@@ -124,6 +127,40 @@ nlohmann::json to_json(const std::string& source, const ModelConfig& c, const Pa
   return j;
 }
 
+nlohmann::json plan_json(const ModelConfig& cfg, const MemoryPlan& p, int64_t budget) {
+  const KvComparison k = kv_comparison(cfg, p.in.ctx);
+  nlohmann::json j = {{"ctx", p.in.ctx},
+                      {"parallel", p.in.parallel},
+                      {"step_tokens", p.in.step_tokens},
+                      {"window_ring_bytes", p.seq.ring},
+                      {"compressor_state_bytes", p.seq.compressor},
+                      {"kv_bytes", p.seq.kv},
+                      {"mtp_mark_bytes", p.mark},
+                      {"growth_slack_bytes", p.growth_slack},
+                      {"per_sequence_bytes", p.per_sequence},
+                      {"sequences_bytes", p.sequences},
+                      {"weights_mapped_bytes", p.weights_mapped},
+                      {"weights_owned_bytes", p.weights_owned},
+                      {"activation_bytes", p.activations},
+                      {"attention_scratch_bytes", p.attention_scratch},
+                      {"prefix_cache_bytes", p.prefix_cache},
+                      {"total_bytes", p.total},
+                      {"kv_comparison",
+                       {{"layers", k.layers},
+                        {"v4_bf16", k.v4_bf16},
+                        {"v4_packed", k.v4_packed},
+                        {"v3_mla_bf16", k.mla_bf16},
+                        {"v32_bf16", k.v32_bf16},
+                        {"v32_fp8", k.v32_fp8}}}};
+  if (budget >= 0) {
+    j["budget_bytes"] = budget;
+    j["fits"] = p.total <= budget;
+    j["largest_ctx"] = largest_ctx_within(cfg, p.in, budget);
+    j["largest_parallel"] = largest_parallel_within(cfg, p.in, budget, 256);
+  }
+  return j;
+}
+
 Status run_info(const InfoArgs& a) {
   if (a.model_dir.empty() == a.config.empty()) return error("give exactly one of -m DIR or --config FILE");
   const std::string source = a.model_dir.empty() ? a.config : a.model_dir;
@@ -149,10 +186,37 @@ Status run_info(const InfoArgs& a) {
   }
   const ParamCounts p = count_params(cfg);
   const KvCacheSize kv = kv_cache_size(cfg);
-  if (a.json)
-    fmt::print("{}\n", to_json(source, cfg, p, kv, tally, tally_source).dump());
-  else
-    print_text(source, cfg, p, kv, tally, tally_source);
+  if (a.ctx <= 0 && a.memory_budget >= 0) return error("--memory-budget needs --ctx");
+  if (a.ctx > cfg.max_position_embeddings)
+    return error("--ctx {} is more than the model's {} positions (max_position_embeddings)", a.ctx, cfg.max_position_embeddings);
+  std::optional<MemoryPlan> plan;
+  if (a.ctx > 0) {
+    MemoryPlanInput in;
+    in.ctx = a.ctx;
+    in.parallel = a.parallel;
+    in.step_tokens = a.step_tokens;
+    in.speculative = !a.no_mtp;
+    int64_t weights = 0;
+    for (const auto& [dt, t] : tally) weights += t.bytes;
+    in.checkpoint_bytes = weights;
+    in.prefix_cache_bytes = a.cache_ram;
+    plan = plan_memory(cfg, in);
+  }
+  const std::string budget_source = "--memory-budget";
+  if (a.json) {
+    nlohmann::json j = to_json(source, cfg, p, kv, tally, tally_source);
+    if (plan) j["memory_plan"] = plan_json(cfg, *plan, a.memory_budget);
+    fmt::print("{}\n", j.dump());
+    return ok_status();
+  }
+  print_text(source, cfg, p, kv, tally, tally_source);
+  if (plan) {
+    fmt::print("memory plan --ctx {} --parallel {} (bf16 rows, as `dsv4 serve` holds them; docs/memory.md)\n", plan->in.ctx,
+               plan->in.parallel);
+    fmt::print("{}", plan_text(*plan));
+    if (a.memory_budget >= 0) fmt::print("  budget            {}\n", verdict_text(cfg, *plan, a.memory_budget, budget_source));
+    fmt::print("{}", kv_comparison_text(cfg, plan->in.ctx));
+  }
   return ok_status();
 }
 
@@ -164,6 +228,17 @@ void add_info(CLI::App& app, int* rc) {
   cmd->add_option("-m,--model", args->model_dir, "checkpoint directory (config.json + shards); also checks it");
   cmd->add_option("--config", args->config, "config.json only (tensor inventory from the schema)");
   cmd->add_flag("--json", args->json, "print one JSON object");
+  cmd->add_option("--ctx", args->ctx, "also print the memory plan at this context (tokens per sequence) and the KV "
+                                      "bytes at it in the bf16, packed and V3.2 layouts")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--parallel", args->parallel, "sequences of the plan (default 1; serve's --parallel)")->check(CLI::Range(1, 256));
+  cmd->add_option("--step-tokens", args->step_tokens, "rows of one engine step (default 256)")->check(CLI::PositiveNumber);
+  cmd->add_option("--cache-ram", args->cache_ram, "prefix cache RAM of the plan (default 2G, serve's)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_flag("--no-mtp", args->no_mtp, "plan without the MTP rollback marks");
+  cmd->add_option("--memory-budget", args->memory_budget, "say whether the plan fits in this many bytes, e.g. 200G, "
+                                                         "and the largest --ctx / --parallel that do")
+      ->transform(CLI::AsSizeValue(false));
   cmd->callback([rc, args] {
     Status st = run_info(*args);
     *rc = st.ok() ? 0 : fail("info", one_line(st.message()));

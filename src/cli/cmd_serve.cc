@@ -3,13 +3,16 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "cache/prefix_cache.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/loaded_model.h"
+#include "cli/memory_budget.h"
 #include "engine/engine.h"
 #include "server/server.h"
 #include "server/constraints.h"
@@ -25,6 +28,7 @@ struct ServeOptions {
   int step_tokens = 256;
   bool no_mtp = false;
   double grace_s = 30;
+  int64_t memory_budget = -1;  // -1: MemAvailable minus a margin; 0: no check
   cache::CacheOptions cache = [] {
     cache::CacheOptions c;
     c.ram_bytes = 2ull << 30;
@@ -32,6 +36,40 @@ struct ServeOptions {
     return c;
   }();
 };
+
+// The memory plan of these options against the budget (docs/memory.md), before anything loads.
+// Returns the engine's KV budget: what the budget leaves for sequences (0 = unlimited).
+Result<int64_t> check_memory(const ServeOptions& o) {
+  if (o.memory_budget == 0) return int64_t{0};
+  const std::string dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
+  DSV4_ASSIGN_OR_RETURN(ModelConfig cfg, load_model_config(dir));
+  DSV4_ASSIGN_OR_RETURN(int64_t weights, checkpoint_file_bytes(dir));
+  int64_t budget = o.memory_budget;
+  std::string source = "--memory-budget";
+  if (budget < 0) {
+    DSV4_ASSIGN_OR_RETURN(int64_t avail, mem_available_bytes());
+    const int64_t margin = default_budget_margin(avail);
+    budget = std::max<int64_t>(0, avail - margin);
+    source = fmt::format("MemAvailable {} minus a margin of {}; set --memory-budget to change", bytes_both(avail), bytes_both(margin));
+  }
+  MemoryPlanInput in;
+  in.ctx = o.ctx > 0 ? std::min<int64_t>(o.ctx, cfg.max_position_embeddings) : cfg.max_position_embeddings;
+  in.parallel = o.http.parallel;
+  in.step_tokens = o.step_tokens;
+  in.speculative = !o.no_mtp;
+  in.checkpoint_bytes = weights;
+  in.prefix_cache_bytes = static_cast<int64_t>(o.cache.ram_bytes);
+  const MemoryPlan p = plan_memory(cfg, in);
+  const std::string parts = fmt::format(
+      "weights {} mapped + {} copied, {} sequences x {} (KV {} at --ctx {} + rings / compressor state {} + MTP mark {} + "
+      "growth slack {}), activations {}, attention scratch {}, prefix cache {}",
+      bytes_both(p.weights_mapped), bytes_both(p.weights_owned), p.in.parallel, bytes_both(p.per_sequence), bytes_both(p.seq.kv),
+      p.in.ctx, bytes_both(p.seq.fixed()), bytes_both(p.mark), bytes_both(p.growth_slack), bytes_both(p.activations),
+      bytes_both(p.attention_scratch), bytes_both(p.prefix_cache));
+  if (p.total > budget) return error("refusing to start: the memory plan {} ({})", verdict_text(cfg, p, budget, source), parts);
+  fmt::print(stderr, "dsv4 serve: memory plan {} ({})\n", verdict_text(cfg, p, budget, source), parts);
+  return budget - (p.total - p.sequences);
+}
 
 bool is_loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -50,6 +88,9 @@ int serve(ServeOptions o) {
   if (!is_loopback(o.http.host) && o.http.api_key.empty())
     fmt::print(stderr, "dsv4 serve: warning: listening on {} without an API key: anyone who can reach this address can use the model "
                        "(set --api-key or DSV4_API_KEY)\n", o.http.host);
+
+  auto kv_budget = check_memory(o);
+  if (!kv_budget.ok()) return fail("serve", kv_budget.message());
 
   server::Server srv(o.http);
   if (auto s = srv.start(); !s.ok()) return fail("serve", s.message());
@@ -70,6 +111,7 @@ int serve(ServeOptions o) {
   eo.step_tokens = o.step_tokens;
   eo.max_context = o.ctx > 0 ? std::min<int64_t>(o.ctx, cfg.max_position_embeddings) : cfg.max_position_embeddings;
   if (o.no_mtp) eo.speculative = 0;
+  eo.kv_budget = *kv_budget;
   engine::Engine eng(*lm->model, &*lm->tokenizer, eo);
 
   std::unique_ptr<cache::PrefixCache> pc;
@@ -139,6 +181,10 @@ void add_serve(CLI::App& app, int* rc) {
   cmd->add_option("--shutdown-grace", o->grace_s, "seconds SIGTERM waits for running requests (default 30)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-mtp", o->no_mtp, "no MTP speculative decoding");
   cmd->add_option("--cache-ram", o->cache.ram_bytes, "prefix cache budget in RAM, e.g. 512M, 4G (default 2G; 0 = off)")
+      ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--memory-budget", o->memory_budget,
+                  "bytes weights, sequences at --ctx x --parallel, scratch and the prefix cache may take, e.g. 200G; "
+                  "the server refuses to start when the plan exceeds it (default: MemAvailable minus max(1G, 10 %); 0 = no check)")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--cache-dir", o->cache.dir, "keep prefix-cache snapshots in this directory too (survive restarts)");
   cmd->add_option("--cache-disk-budget", o->cache.disk_bytes, "bytes the cache directory may hold, e.g. 64G (default 16G)")
