@@ -99,7 +99,7 @@ class StepContext {
     j.started = true;
     Status s = validate_request(j.req, m_, tok_, max_ctx_);
     if (!s.ok()) {
-      fail(j, s.message());
+      fail(j, s.message(), Event::ErrorKind::kInvalidRequest);
       return false;
     }
     if (opt_.kv_budget > 0 && planned_state_bytes(j, m_, max_ctx_, opt_) > opt_.kv_budget) {
@@ -108,7 +108,8 @@ class StepContext {
                           "more than the engine's KV budget of {} bytes: shorten the prompt or max_tokens, or lower n",
                           j.state_bytes, j.req.n, tokens, j.req.prompt.size(), j.req.max_tokens,
                           tokens == max_ctx_ ? fmt::format(", capped by the context of {}", max_ctx_) : std::string(),
-                          opt_.kv_budget));
+                          opt_.kv_budget),
+           Event::ErrorKind::kTooLarge);
       return false;
     }
     std::sort(j.req.snapshot_at.begin(), j.req.snapshot_at.end());
@@ -132,11 +133,12 @@ class StepContext {
     return true;
   }
 
-  void fail(Engine::Job& j, const std::string& msg) {
+  void fail(Engine::Job& j, const std::string& msg, Event::ErrorKind kind = Event::ErrorKind::kInternal) {
     j.failed = true;
     Event e;
     e.kind = Event::Kind::kError;
     e.error = msg;
+    e.error_kind = kind;
     e.usage = j.usage;
     e.last = true;
     push(j, std::move(e));

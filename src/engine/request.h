@@ -70,6 +70,9 @@ struct Event {
   std::shared_ptr<const Snapshot> snapshot;  // kSnapshot, or kFinish with snapshot_at_end
   Usage usage;        // kFinish of the last choice: the request's totals
   std::string error;  // kError (the request ends; no kFinish follows)
+  // kError: whose fault. kInvalidRequest: the request itself (bad token ids, a snapshot that is
+  // not a prefix, ...); kTooLarge: it can never fit the engine's KV budget; kInternal: a bug.
+  enum class ErrorKind { kInternal, kInvalidRequest, kTooLarge } error_kind = ErrorKind::kInternal;
   bool last = false;  // no more events for this request
   int64_t step = 0;   // the engine step that produced it (for scheduling tests)
   std::chrono::steady_clock::time_point time;  // when the engine emitted it

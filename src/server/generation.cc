@@ -63,6 +63,17 @@ void Generation::use_cache() {
   r.snapshot_at_end = !p_.thinking;
 }
 
+ApiError Generation::api_error() const {
+  using K = engine::Event::ErrorKind;
+  const std::string msg = error_.value_or("");
+  switch (error_kind_) {
+    case K::kInvalidRequest: return ApiError{400, msg, "", "invalid_request"};
+    case K::kTooLarge: return ApiError{400, msg, "max_tokens", "kv_budget_exceeded"};
+    case K::kInternal: break;
+  }
+  return ApiError{500, msg, "", ""};
+}
+
 Generation::~Generation() {
   if (!done_) stream_->cancel();
 }
@@ -211,6 +222,7 @@ void Generation::on_event(engine::Event& e, std::vector<ChoiceDelta>& out) {
   using K = engine::Event::Kind;
   if (e.kind == K::kError) {
     error_ = e.error;
+    error_kind_ = e.error_kind;
     usage_ = e.usage;
     done_ = true;
     return;

@@ -109,6 +109,9 @@ class Generation {
   const std::vector<ChoiceResult>& results() const { return results_; }
   const engine::Usage& usage() const { return usage_; }
   const std::optional<std::string>& error() const { return error_; }
+  // The error as the client sees it: 400 for the engine refusing the request (invalid, or too
+  // large for its KV budget), 500 for an internal error.
+  ApiError api_error() const;
   const Prepared& prepared() const { return p_; }
   int64_t reasoning_tokens() const;
   // Time from submission to the first token (nullopt before it).
@@ -132,6 +135,7 @@ class Generation {
   std::vector<ChoiceResult> results_;
   engine::Usage usage_;
   std::optional<std::string> error_;
+  engine::Event::ErrorKind error_kind_ = engine::Event::ErrorKind::kInternal;
   bool done_ = false;
   std::atomic<bool> timed_out_{false};
   int32_t think_end_id_ = -1;

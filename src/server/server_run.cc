@@ -76,7 +76,7 @@ void Server::finish_job(Job& j) {
   if (j.finished) return;
   j.finished = true;
   const Generation& g = *j.gen;
-  const int status = j.client_gone ? 499 : g.error() ? 500 : stopped_by_shutdown(j) ? 503 : 200;
+  const int status = j.client_gone ? 499 : g.error() ? g.api_error().status : stopped_by_shutdown(j) ? 503 : 200;
   metrics_.request(j.endpoint, status);
   const engine::Usage& u = g.usage();
   metrics_.tokens(u.prompt_tokens, u.cached_tokens, u.completion_tokens, g.reasoning_tokens());
@@ -112,7 +112,10 @@ void Server::run(std::shared_ptr<Job> job, httplib::Response& res) {
     while (!job->gen->done() && Clock::now() < quick) step(*job, metrics_, timeout, std::chrono::milliseconds(50));
     auto body = [this](Job& j) {
       finish_job(j);
-      if (auto e = j.gen->error()) return std::make_pair(500, dump(j.fmt->error(ApiError{500, *e, "", ""})));
+      if (j.gen->error()) {
+        const ApiError e = j.gen->api_error();
+        return std::make_pair(e.status, dump(j.fmt->error(e)));
+      }
       if (auto e = stopped_by_shutdown(j)) return std::make_pair(503, dump(j.fmt->error(*e)));
       return std::make_pair(200, dump(j.fmt->response(*j.gen)));
     };
@@ -163,7 +166,7 @@ void Server::run(std::shared_ptr<Job> job, httplib::Response& res) {
     }
     finish_job(j);
     if (j.client_gone) return false;
-    if (auto e = j.gen->error()) send(j.fmt->stream_error(ApiError{500, *e, "", ""}));
+    if (j.gen->error()) send(j.fmt->stream_error(j.gen->api_error()));
     else if (auto s = stopped_by_shutdown(j)) send(j.fmt->stream_error(*s));
     else send(j.fmt->stream_end(*j.gen));
     if (j.client_gone) return false;

@@ -29,7 +29,8 @@ struct Fixture {
   std::unique_ptr<cache::PrefixCache> cache;
   std::unique_ptr<Server> server;
 
-  explicit Fixture(ServerOptions o, int64_t ctx = 4096, std::optional<cache::CacheOptions> co = std::nullopt) {
+  explicit Fixture(ServerOptions o, int64_t ctx = 4096, std::optional<cache::CacheOptions> co = std::nullopt,
+                   int64_t kv_budget = 0) {
     signal(SIGPIPE, SIG_IGN);
     auto m = model::Model::load(kDir);
     if (!m.ok()) throw std::runtime_error(m.message());
@@ -40,6 +41,7 @@ struct Fixture {
     engine::EngineOptions eo;
     eo.max_running = o.parallel;
     eo.max_context = ctx;
+    eo.kv_budget = kv_budget;
     engine = std::make_unique<engine::Engine>(*model, &*tok, eo);
     backend.engine = engine.get();
     backend.tokenizer = &*tok;
@@ -201,6 +203,23 @@ TEST(Server, PrefixCacheResumesTheRepeatedPromptAndTheNextTurn) {
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("dsv4_prefix_cache_hit_tokens_total"), std::string::npos) << m->body;
   EXPECT_NE(m->body.find("dsv4_prefix_cache_hit_tokens_total"), std::string::npos);
+}
+
+TEST(Server, ARequestOverTheKvBudgetIsA400) {
+  NEED_MODEL();
+  Fixture f(ServerOptions{}, 4096, std::nullopt, /*kv_budget=*/1);
+  auto c = f.client();
+  auto r = c.Post("/v1/chat/completions", chat_body(R"("max_tokens":4)"), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  const Json j = Json::parse(r->body);
+  EXPECT_EQ(j["error"]["code"], "kv_budget_exceeded");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("KV budget"), std::string::npos) << r->body;
+  // Streamed: the refusal is the stream's error event.
+  auto s = c.Post("/v1/chat/completions", chat_body(R"("max_tokens":4,"stream":true)"), "application/json");
+  ASSERT_TRUE(s);
+  EXPECT_NE(s->body.find(R"("code":"kv_budget_exceeded")"), std::string::npos) << s->body;
+  EXPECT_EQ(f.server->in_flight(), 0);
 }
 
 TEST(Server, StreamFramingUsageAndDone) {
