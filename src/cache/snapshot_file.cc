@@ -25,7 +25,7 @@ class Writer {
   template <class T>
   void vec(const std::vector<T>& v) {
     put<uint64_t>(v.size());
-    out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    if (!v.empty()) out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
   }
   std::string& str() { return out_; }
 
@@ -48,7 +48,7 @@ class Reader {
     uint64_t n = 0;
     if (!get(&n) || n > (b_.size() - at_) / sizeof(T)) return fail();
     v->resize(n);
-    std::memcpy(v->data(), b_.data() + at_, n * sizeof(T));
+    if (n > 0) std::memcpy(v->data(), b_.data() + at_, n * sizeof(T));  // (an empty vector's data() may be null)
     at_ += n * sizeof(T);
     return true;
   }
@@ -148,7 +148,7 @@ std::string encode_snapshot(const engine::Snapshot& s, uint64_t model_id) {
   h.put<uint64_t>(s.tokens.size());
   h.put<uint64_t>(payload.size());
   h.put<uint64_t>(XXH3_64bits(payload.data(), payload.size()));
-  h.str().append(reinterpret_cast<const char*>(s.tokens.data()), s.tokens.size() * sizeof(int32_t));
+  if (!s.tokens.empty()) h.str().append(reinterpret_cast<const char*>(s.tokens.data()), s.tokens.size() * sizeof(int32_t));
   h.put<uint64_t>(XXH3_64bits(h.str().data(), h.str().size()));
   std::string out = std::move(h.str());
   out += payload;
@@ -177,7 +177,7 @@ Result<SnapshotHeader> decode_snapshot_header(std::string_view b, uint64_t model
   std::memcpy(&want, b.data() + tokens_end, sizeof want);
   if (XXH3_64bits(b.data(), tokens_end) != want) return error("snapshot header checksum mismatch");
   h.tokens.resize(n);
-  std::memcpy(h.tokens.data(), b.data() + kFixedHeader, n * sizeof(int32_t));
+  if (n > 0) std::memcpy(h.tokens.data(), b.data() + kFixedHeader, n * sizeof(int32_t));
   h.header_bytes = tokens_end + sizeof(uint64_t);
   return h;
 }
