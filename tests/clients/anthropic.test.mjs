@@ -152,7 +152,10 @@ test('messages stream: raw events with stream: true, thinking off and on', async
     const events = [];
     for await (const e of s) events.push(e);
     const blocks = checkEventOrder(events);
-    assert.ok(blocks >= 1);
+    // No block only when the (random-weight) model ended the turn at once.
+    const md = events.at(-2);
+    if (blocks === 0) assert.ok(md.delta.stop_reason === 'end_turn' && md.usage.output_tokens === 1, JSON.stringify(md));
+    if (blocks === 0) continue;
     const starts = events.filter((e) => e.type === 'content_block_start').map((e) => e.content_block.type);
     if (thinking.type === 'disabled') assert.ok(!starts.includes('thinking'), starts.join(','));
     else assert.equal(starts[0], 'thinking', starts.join(','));
