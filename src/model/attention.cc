@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "base/profile.h"
-#include "kernels/attn_dot.h"
+#include "base/thread_pool.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
 #include "model/block.h"
@@ -42,48 +42,67 @@ void init_layer_state(const ModelConfig& c, const LayerWeights& w, LayerState& s
 
 void sparse_attention(const float* q, int n_heads, int head_dim, const std::vector<const bf16*>& rows,
                       const float* sink, float scale, float* o) {
-  const int64_t n_cand = static_cast<int64_t>(rows.size());
-  std::vector<float> kv(static_cast<size_t>(kAttnBlock) * head_dim), p(kAttnBlock), acc(head_dim);
-  for (int h = 0; h < n_heads; ++h) {
-    const float* qh = q + static_cast<int64_t>(h) * head_dim;
-    float mx = -std::numeric_limits<float>::infinity();
-    float sum = 0.0f;
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    for (int64_t b0 = 0; b0 < n_cand; b0 += kAttnBlock) {
-      const int64_t nb = std::min<int64_t>(kAttnBlock, n_cand - b0);
-      float bmax = mx;
-      // q.k of every candidate in the block (each dot in a fixed order of its own, so a score
-      // never depends on the other candidates); the rows' floats are kept for P.V.
-      kernels::bf16_row_dots(qh, &rows[b0], nb, head_dim, p.data(), kv.data());
-      for (int64_t j = 0; j < nb; ++j) {
-        if (!rows[b0 + j]) {
-          p[j] = -std::numeric_limits<float>::infinity();
-          continue;
-        }
-        p[j] *= scale;
-        bmax = std::max(bmax, p[j]);
+  const int64_t n_cand = static_cast<int64_t>(rows.size()), D = head_dim;
+  // Every candidate row as floats once for all heads (bf16 -> f32 is exact; holes are zero and
+  // masked below), then every head's q.k at once as one f32 GEMM: each score is the same
+  // fixed-order dot as kernels::bf16_row_dots (the linears' canonical order, or sequential on the
+  // scalar tier), so a score still never depends on the other rows, heads or the thread count.
+  std::vector<float> kv(static_cast<size_t>(n_cand * D));
+  parallel_for(n_cand, [&](int64_t b, int64_t e) {
+    for (int64_t j = b; j < e; ++j) {
+      float* dst = &kv[j * D];
+      if (!rows[j]) {
+        std::fill_n(dst, D, 0.0f);
+        continue;
       }
-      if (bmax == -std::numeric_limits<float>::infinity()) continue;  // nothing valid yet
-      const float rescale = std::exp(mx - bmax);  // exp(-inf) = 0 on the first block
-      mx = bmax;
-      float bsum = 0.0f;
-      for (int64_t j = 0; j < nb; ++j) {
-        p[j] = rows[b0 + j] ? std::exp(p[j] - mx) : 0.0f;
-        bsum += p[j];
-      }
-      sum = sum * rescale + bsum;
-      for (int i = 0; i < head_dim; ++i) acc[i] *= rescale;
-      for (int64_t j = 0; j < nb; ++j) {
-        if (!rows[b0 + j]) continue;
-        const float pj = round_bf16(p[j]);  // P is cast to bf16 before the P.V product
-        const float* v = &kv[j * head_dim];
-        for (int i = 0; i < head_dim; ++i) acc[i] += pj * v[i];
-      }
+      for (int64_t i = 0; i < D; ++i) dst[i] = bf16_to_f32(rows[j][i]);
     }
-    sum += std::exp(sink[h] - mx);
-    float* oh = o + static_cast<int64_t>(h) * head_dim;
-    for (int i = 0; i < head_dim; ++i) oh[i] = round_bf16(acc[i] / sum);
-  }
+  });
+  std::vector<float> dots(static_cast<size_t>(n_heads) * n_cand);
+  if (n_cand > 0) kernels::linear_f32(q, n_heads, kv.data(), n_cand, D, dots.data());
+
+  // Heads are independent: each runs the reference's online softmax over blocks of kAttnBlock
+  // candidates on its own (the same arithmetic in the same order on any thread).
+  parallel_for(n_heads, [&](int64_t h0, int64_t h1) {
+    std::vector<float> p(kAttnBlock), acc(D);
+    for (int64_t h = h0; h < h1; ++h) {
+      const float* dh = &dots[h * n_cand];
+      float mx = -std::numeric_limits<float>::infinity();
+      float sum = 0.0f;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t b0 = 0; b0 < n_cand; b0 += kAttnBlock) {
+        const int64_t nb = std::min<int64_t>(kAttnBlock, n_cand - b0);
+        float bmax = mx;
+        for (int64_t j = 0; j < nb; ++j) {
+          if (!rows[b0 + j]) {
+            p[j] = -std::numeric_limits<float>::infinity();
+            continue;
+          }
+          p[j] = dh[b0 + j] * scale;
+          bmax = std::max(bmax, p[j]);
+        }
+        if (bmax == -std::numeric_limits<float>::infinity()) continue;  // nothing valid yet
+        const float rescale = std::exp(mx - bmax);  // exp(-inf) = 0 on the first block
+        mx = bmax;
+        float bsum = 0.0f;
+        for (int64_t j = 0; j < nb; ++j) {
+          p[j] = rows[b0 + j] ? std::exp(p[j] - mx) : 0.0f;
+          bsum += p[j];
+        }
+        sum = sum * rescale + bsum;
+        for (int64_t i = 0; i < D; ++i) acc[i] *= rescale;
+        for (int64_t j = 0; j < nb; ++j) {
+          if (!rows[b0 + j]) continue;
+          const float pj = round_bf16(p[j]);  // P is cast to bf16 before the P.V product
+          const float* v = &kv[(b0 + j) * D];
+          for (int64_t i = 0; i < D; ++i) acc[i] += pj * v[i];
+        }
+      }
+      sum += std::exp(sink[h] - mx);
+      float* oh = o + h * D;
+      for (int64_t i = 0; i < D; ++i) oh[i] = round_bf16(acc[i] / sum);
+    }
+  });
 }
 
 void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, LayerState& st,
