@@ -53,16 +53,23 @@ struct V16Avx2 {
   }
 
   // e2m1: the 3 magnitude bits index an 8-entry table (permutevar8x32 reads the low 3 bits of
-  // each index), the sign bit is xored in. Byte l holds k = 2l (low nibble) and 2l+1 (high).
+  // each index) and the sign comes from one xor with nibble << 28, which puts the sign bit at
+  // bit 31 but also the 3 magnitude bits at 28..30. The table is stored with those 3 bits
+  // pre-xored (entry m holds bits(value m) ^ m << 28), so the same xor cancels them: 3 ops per 8
+  // values instead of 4. Byte l holds k = 2l (low nibble) and 2l+1 (high); for the low nibble,
+  // byte << 28 drops the high nibble by itself.
+  [[gnu::always_inline]] static __m256 e2m1_grid() {
+    return _mm256_castsi256_ps(_mm256_setr_epi32(0x00000000, 0x3f000000 ^ (1 << 28), 0x3f800000 ^ (2 << 28),
+                                                 0x3fc00000 ^ (3 << 28), 0x40000000 ^ (4 << 28),
+                                                 0x40400000 ^ (5 << 28), 0x40800000 ^ (6 << 28),
+                                                 int(0x40c00000u ^ (7u << 28))));
+  }
   [[gnu::always_inline]] static void e2m1_8(__m128i bytes8, __m256& even, __m256& odd) {
-    const __m256 grid = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
-    const __m256i sign_bit = _mm256_set1_epi32(int(0x80000000u));
+    const __m256 grid = e2m1_grid();
     const __m256i c = _mm256_cvtepu8_epi32(bytes8);
     const __m256i hi = _mm256_srli_epi32(c, 4);
-    even = _mm256_xor_ps(_mm256_permutevar8x32_ps(grid, c),
-                         _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(c, 28), sign_bit)));
-    odd = _mm256_xor_ps(_mm256_permutevar8x32_ps(grid, hi),
-                        _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(hi, 28), sign_bit)));
+    even = _mm256_xor_ps(_mm256_permutevar8x32_ps(grid, c), _mm256_castsi256_ps(_mm256_slli_epi32(c, 28)));
+    odd = _mm256_xor_ps(_mm256_permutevar8x32_ps(grid, hi), _mm256_castsi256_ps(_mm256_slli_epi32(hi, 28)));
   }
   [[gnu::always_inline]] static void e2m1(const uint8_t* p, T& even, T& odd) {
     e2m1_8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), even.lo, odd.lo);
