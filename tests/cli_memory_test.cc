@@ -36,7 +36,7 @@ TEST(CliMemory, InfoPlanFlash) {
   EXPECT_EQ(p["sequences_bytes"].get<int64_t>(), 2 * p["per_sequence_bytes"].get<int64_t>());
   EXPECT_EQ(p["kv_comparison"]["v32_fp8"].get<int64_t>(), 43ll * 788 * 1048576);
   EXPECT_EQ(p["total_bytes"].get<int64_t>(),
-            p["weights_mapped_bytes"].get<int64_t>() + p["weights_owned_bytes"].get<int64_t>() +
+            p["weights_mapped_bytes"].get<int64_t>() +
                 p["sequences_bytes"].get<int64_t>() + p["activation_bytes"].get<int64_t>() +
                 p["attention_scratch_bytes"].get<int64_t>() + p["prefix_cache_bytes"].get<int64_t>());
   EXPECT_FALSE(p.contains("fits"));

@@ -140,7 +140,6 @@ nlohmann::json plan_json(const ModelConfig& cfg, const MemoryPlan& p, int64_t bu
                       {"per_sequence_bytes", p.per_sequence},
                       {"sequences_bytes", p.sequences},
                       {"weights_mapped_bytes", p.weights_mapped},
-                      {"weights_owned_bytes", p.weights_owned},
                       {"activation_bytes", p.activations},
                       {"attention_scratch_bytes", p.attention_scratch},
                       {"prefix_cache_bytes", p.prefix_cache},

@@ -61,9 +61,9 @@ Result<int64_t> check_memory(const ServeOptions& o) {
   in.prefix_cache_bytes = static_cast<int64_t>(o.cache.ram_bytes);
   const MemoryPlan p = plan_memory(cfg, in);
   const std::string parts = fmt::format(
-      "weights {} mapped + {} copied, {} sequences x {} (KV {} at --ctx {} + rings / compressor state {} + MTP mark {} + "
+      "weights {} mapped, {} sequences x {} (KV {} at --ctx {} + rings / compressor state {} + MTP mark {} + "
       "growth slack {}), activations {}, attention scratch {}, prefix cache {}",
-      bytes_both(p.weights_mapped), bytes_both(p.weights_owned), p.in.parallel, bytes_both(p.per_sequence), bytes_both(p.seq.kv),
+      bytes_both(p.weights_mapped), p.in.parallel, bytes_both(p.per_sequence), bytes_both(p.seq.kv),
       p.in.ctx, bytes_both(p.seq.fixed()), bytes_both(p.mark), bytes_both(p.growth_slack), bytes_both(p.activations),
       bytes_both(p.attention_scratch), bytes_both(p.prefix_cache));
   if (p.total > budget) return error("refusing to start: the memory plan {} ({})", verdict_text(cfg, p, budget, source), parts);

@@ -57,9 +57,8 @@ std::string plan_text(const MemoryPlan& p) {
                    human_bytes(p.mark), human_bytes(p.growth_slack));
   o << fmt::format("  sequences         {:>12}  {} x per sequence (KV grows as tokens arrive: this is the ceiling)\n",
                    human_bytes(p.sequences), in.parallel);
-  o << fmt::format("  weights           {:>12}  checkpoint {} (mmapped: resident once paged in) + {} copied at load "
-                   "(wo_a dequantized to bf16)\n",
-                   human_bytes(p.weights_mapped + p.weights_owned), human_bytes(p.weights_mapped), human_bytes(p.weights_owned));
+  o << fmt::format("  weights           {:>12}  the checkpoint, mmapped (resident once paged in; nothing is copied at load)\n",
+                   human_bytes(p.weights_mapped));
   o << fmt::format("  activations       {:>12}  one step of {} rows (estimate)\n", human_bytes(p.activations), in.step_tokens);
   o << fmt::format("  attention scratch {:>12}  one token at {} positions: indexer scores, candidate lists, one row "
                    "vector reallocating (estimate)\n",

@@ -101,13 +101,25 @@ void simd_f32(const float* x, int64_t m, const float* w, int64_t n, int64_t k, f
   for_column_ranges(m, n, k, false, [&](int64_t j0, int64_t j1, float*) { K().f32(a.view, w, n, k, j0, j1, y); });
 }
 
+template <const SimdKernels& (*K)()>
+void simd_fp8_dequant(const float* x, int64_t m, const Fp8Matrix& w, int64_t row0, int64_t n_rows, float* y,
+                      bool round_out) {
+  if (m <= 0 || n_rows <= 0) return;
+  const SimdActsBuffer a = prepare_dense(x, m, w.cols);
+  for_column_ranges(m, n_rows, w.cols, true, [&](int64_t j0, int64_t j1, float* s) {
+    K().fp8_dequant(a.view, w, row0, n_rows, j0, j1, y, round_out, s);
+  });
+}
+
 constexpr LinearVariant kScalar = {"scalar", &linear_fp8_scalar, &linear_fp4_scalar, &linear_bf16_scalar,
-                                   &linear_f32_scalar};
+                                   &linear_f32_scalar, &linear_fp8_dequant_scalar};
 #if defined(__x86_64__)
 constexpr LinearVariant kAvx2 = {"avx2", &simd_fp8<simd_kernels_avx2>, &simd_fp4<simd_kernels_avx2>,
-                                 &simd_bf16<simd_kernels_avx2>, &simd_f32<simd_kernels_avx2>};
+                                 &simd_bf16<simd_kernels_avx2>, &simd_f32<simd_kernels_avx2>,
+                                 &simd_fp8_dequant<simd_kernels_avx2>};
 constexpr LinearVariant kAvx512 = {"avx512", &simd_fp8<simd_kernels_avx512>, &simd_fp4<simd_kernels_avx512>,
-                                   &simd_bf16<simd_kernels_avx512>, &simd_f32<simd_kernels_avx512>};
+                                   &simd_bf16<simd_kernels_avx512>, &simd_f32<simd_kernels_avx512>,
+                                   &simd_fp8_dequant<simd_kernels_avx512>};
 #endif
 
 }  // namespace
@@ -139,6 +151,11 @@ void linear_bf16(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k,
 }
 void linear_f32(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y) {
   selected_linear_variant().f32(x, m, w, n, k, y);
+}
+
+void linear_fp8_dequant(const float* x, int64_t m, const Fp8Matrix& w, int64_t row0, int64_t n_rows, float* y,
+                        bool round_out) {
+  selected_linear_variant().fp8_dequant(x, m, w, row0, n_rows, y, round_out);
 }
 
 void dequantize_fp8_to_bf16(const Fp8Matrix& w, bf16* out) {

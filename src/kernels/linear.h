@@ -41,7 +41,16 @@ void linear_bf16(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k,
 // y[M,N] = x[M,K] @ W^T with W fp32 [N,K], fp32 accumulation.
 void linear_f32(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y);
 
-// Dequantizes an FP8 block-scaled matrix to bf16 (exact; used for wo_a as the reference does).
+// y[M, n_rows] = x[M,K] @ dequant(W rows [row0, row0 + n_rows))^T: the bf16 linear over the FP8
+// weights without a bf16 copy (wo_a). Each weight is decoded as e4m3 value * block scale in fp32
+// and used in linear_bf16's order, so the result is bitwise linear_bf16 over
+// dequantize_fp8_to_bf16(W) whenever every dequantized weight is a normal float (it is then exact
+// in bf16: an e4m3 value has 4 significant bits). row0 need not be a multiple of the scale block.
+void linear_fp8_dequant(const float* x, int64_t m, const Fp8Matrix& w, int64_t row0, int64_t n_rows, float* y,
+                        bool round_out);
+
+// Dequantizes an FP8 block-scaled matrix to bf16 (exact): the reference's route for wo_a, kept as
+// the parity reference of linear_fp8_dequant.
 void dequantize_fp8_to_bf16(const Fp8Matrix& w, bf16* out);
 
 }  // namespace dsv4::kernels

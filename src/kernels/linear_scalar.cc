@@ -111,6 +111,26 @@ void linear_bf16_scalar(const float* x, int64_t m, const bf16* w, int64_t n, int
   });
 }
 
+void linear_fp8_dequant_scalar(const float* x, int64_t m, const Fp8Matrix& w, int64_t row0, int64_t n_rows,
+                               float* y, bool round_out) {
+  const int64_t k = w.cols, kb = (k + kWeightBlock - 1) / kWeightBlock;
+  const float* table = fp8_e4m3_table();
+  for_columns(m, n_rows, k, [&](int64_t j0, int64_t j1) {
+    std::vector<float> wr(static_cast<size_t>(k));
+    for (int64_t j = j0; j < j1; ++j) {
+      const int64_t row = row0 + j;
+      for (int64_t i = 0; i < k; ++i)
+        wr[i] = table[w.codes[row * k + i]] * ue8m0_to_f32(w.scales[(row / kWeightBlock) * kb + i / kWeightBlock]);
+      for (int64_t r = 0; r < m; ++r) {
+        const float* xr = x + r * k;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < k; ++i) acc += xr[i] * wr[i];
+        y[r * n_rows + j] = round_out ? round_bf16(acc) : acc;
+      }
+    }
+  });
+}
+
 void linear_f32_scalar(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y) {
   for (int64_t r = 0; r < m; ++r) {
     const float* xr = x + r * k;

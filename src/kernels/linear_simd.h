@@ -30,6 +30,10 @@ struct SimdKernels {
   void (*bf16)(const SimdActs& a, const uint16_t* w, int64_t n, int64_t k, int64_t j0, int64_t j1, float* y,
                bool round_out);
   void (*f32)(const SimdActs& a, const float* w, int64_t n, int64_t k, int64_t j0, int64_t j1, float* y);
+  // Rows [row0 + j0, row0 + j1) of an FP8 matrix used as dequantized fp32 weights in the bf16
+  // order (linear_fp8_dequant); y is [m, n].
+  void (*fp8_dequant)(const SimdActs& a, const Fp8Matrix& w, int64_t row0, int64_t n, int64_t j0, int64_t j1, float* y,
+                      bool round_out, float* scratch);
   // out[j] = q . rows[j] (bf16 rows of `dim`, skipped when null), the bf16/f32 order; the rows
   // are also written as floats to rows_f32[j * dim ...] when that is not null.
   void (*row_dots)(const float* q, const uint16_t* const* rows, int64_t n_rows, int64_t dim, float* out,

@@ -330,6 +330,59 @@ void f32_columns(const SimdActs& a, const float* w, int64_t n, int64_t k, int64_
   dense_columns<V, F32Row<V>>(a, w, n, k, j0, j1, y, false);
 }
 
+// ---- FP8 weights used as dequantized fp32 weights in the bf16 order (linear_fp8_dequant) -------
+
+template <class V, int CT>
+void fp8_dequant_gemv_cols(const SimdActs& a, const Fp8Matrix& w, int64_t row0, int64_t j, float* y, bool round_out) {
+  using T = typename V::T;
+  const int64_t k = w.cols, kb = (k + kWeightBlock - 1) / kWeightBlock;
+  const uint8_t* rows[CT];
+  const uint8_t* scales[CT];
+  T acc[CT];
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) {
+    rows[c] = w.codes + (row0 + j + c) * k;
+    scales[c] = w.scales + ((row0 + j + c) / kWeightBlock) * kb;
+    acc[c] = V::zero();
+  }
+  for (int64_t b = 0; b < kb; ++b) {
+    const int64_t k0 = b * kWeightBlock, k1 = min64(k, k0 + kWeightBlock);
+    T sv[CT];
+    DSV4_UNROLL for (int c = 0; c < CT; ++c) sv[c] = V::bcast(ue8m0_value(scales[c][b]));
+    for (int64_t kk = k0; kk < k1; kk += kL) {
+      const T xv = V::load(a.vals + kk);
+      DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::fma(xv, V::mul(fp8_weights<V>(rows[c], k, kk), sv[c]), acc[c]);
+    }
+  }
+  DSV4_UNROLL for (int c = 0; c < CT; ++c) {
+    const float v = V::reduce(acc[c]);
+    y[j + c] = round_out ? round_to_bf16(v) : v;
+  }
+}
+
+template <class V>
+void fp8_dequant_columns(const SimdActs& a, const Fp8Matrix& w, int64_t row0, int64_t n, int64_t j0, int64_t j1,
+                         float* y, bool round_out, float* scratch) {
+  const int64_t k = w.cols, kb = (k + kWeightBlock - 1) / kWeightBlock;
+  if (a.m == 1) {
+    int64_t j = j0;
+    for (; j + V::kColTile <= j1; j += V::kColTile) fp8_dequant_gemv_cols<V, V::kColTile>(a, w, row0, j, y, round_out);
+    for (; j < j1; ++j) fp8_dequant_gemv_cols<V, 1>(a, w, row0, j, y, round_out);
+    return;
+  }
+  float* wd = scratch;  // one dequantized row, a.stride floats (zero past K)
+  for (int64_t j = j0; j < j1; ++j) {
+    const int64_t row = row0 + j;
+    const uint8_t* codes = w.codes + row * k;
+    const uint8_t* sc = w.scales + (row / kWeightBlock) * kb;
+    for (int64_t kk = 0; kk < a.stride; kk += kL)
+      V::store(wd + kk, V::mul(fp8_weights<V>(codes, k, kk), V::bcast(ue8m0_value(sc[kk / kWeightBlock]))));
+    int64_t r = 0;
+    for (; r + V::kRowTile <= a.m; r += V::kRowTile)
+      dense_gemm_rows<V, F32Row<V>, V::kRowTile>(a, r, wd, k, j, n, y, round_out);
+    for (; r < a.m; ++r) dense_gemm_rows<V, F32Row<V>, 1>(a, r, wd, k, j, n, y, round_out);
+  }
+}
+
 // ---- attention scores: one fp32 query against scattered bf16 rows -----------------------------
 
 template <class V>
@@ -374,7 +427,8 @@ void fp8_quant_values(const float* x, int64_t n, float inv_scale, float* out) {
 
 template <class V>
 SimdKernels make_simd_kernels() {
-  return {&fp8_columns<V>, &fp4_columns<V>, &bf16_columns<V>, &f32_columns<V>, &row_dots<V>, &fp8_quant_values<V>};
+  return {&fp8_columns<V>,     &fp4_columns<V>, &bf16_columns<V>,        &f32_columns<V>,
+          &fp8_dequant_columns<V>, &row_dots<V>,    &fp8_quant_values<V>};
 }
 
 }  // namespace

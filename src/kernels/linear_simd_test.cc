@@ -280,22 +280,23 @@ struct Problem {
       : n(n_), k(k_), x(random_bf16_values(rows * k_, 1.0f, seed)), w8(n_, k_, seed + 1), w4(n_, k_, seed + 2),
         wf(random_bf16_values(n_ * k_, 0.1f, seed + 3)), wb(to_bf16(wf)) {}
   std::vector<float> run(const LinearVariant& v, int64_t r0, int64_t m) const {
-    std::vector<float> y(5 * m * n);
+    std::vector<float> y(6 * m * n);
     const float* xr = &x[r0 * k];
     v.fp8(xr, m, w8.m, &y[0]);
     v.fp4(xr, m, w4.m, &y[m * n]);
     v.bf16(xr, m, wb.data(), n, k, &y[2 * m * n], true);
     v.bf16(xr, m, wb.data(), n, k, &y[3 * m * n], false);
     v.f32(xr, m, wf.data(), n, k, &y[4 * m * n]);
+    v.fp8_dequant(xr, m, w8.m, 0, n, &y[5 * m * n], true);
     return y;
   }
 };
 
-// Output rows [r0, r0 + m) of the five results computed for all rows, for comparison with a call on
+// Output rows [r0, r0 + m) of the six results computed for all rows, for comparison with a call on
 // those rows alone.
 std::vector<float> slice(const std::vector<float>& all, int64_t rows, int64_t n, int64_t r0, int64_t m) {
   std::vector<float> out;
-  for (int f = 0; f < 5; ++f)
+  for (int f = 0; f < 6; ++f)
     out.insert(out.end(), all.begin() + f * rows * n + r0 * n, all.begin() + f * rows * n + (r0 + m) * n);
   return out;
 }
@@ -330,6 +331,34 @@ TEST(LinearSimd, ThreadCountDoesNotChangeGemvOrGemm) {
     }
     expect_bitwise(gemv[0], slice(gemm[0], 3, p.n, 0, 1), "gemv vs gemm row 0");
   }
+}
+
+// linear_fp8_dequant is the bf16 linear over the dequantized matrix, bitwise, on every tier: rows
+// starting inside a scale block (row0 = 37, 133), K with a partial scale block and a partial
+// vector, GEMV and GEMM (several row tiles plus a remainder), with and without bf16 output.
+TEST(LinearSimd, Fp8DequantIsTheBf16LinearOverTheDequantizedRows) {
+  const int64_t n = 300, k = 424;
+  const Fp8Weight w(n, k, 151);
+  std::vector<bf16> wb(static_cast<size_t>(n * k));
+  dequantize_fp8_to_bf16(w.m, wb.data());
+  const std::vector<float> x = random_bf16_values(9 * k, 1.0f, 152);
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    for (int64_t row0 : {0, 37, 133})
+      for (int64_t m : {1, 2, 9})
+        for (bool round_out : {true, false}) {
+          const int64_t rows = n - row0 - 11;
+          std::vector<float> got(m * rows), want(m * rows);
+          v->fp8_dequant(x.data(), m, w.m, row0, rows, got.data(), round_out);
+          v->bf16(x.data(), m, &wb[row0 * k], rows, k, want.data(), round_out);
+          expect_bitwise(got, want, "fp8_dequant vs bf16 over dequantized rows");
+        }
+  }
+  // The public entry point is the selected variant's.
+  std::vector<float> got(2 * 50), want(2 * 50);
+  linear_fp8_dequant(x.data(), 2, w.m, 64, 50, got.data(), true);
+  linear_bf16(x.data(), 2, &wb[64 * k], 50, k, want.data(), true);
+  expect_bitwise(got, want, "public linear_fp8_dequant");
 }
 
 TEST(LinearSimd, Avx2AndAvx512AgreeBitwise) {

@@ -24,6 +24,8 @@ struct LinearVariant {
   void (*fp4)(const float* x, int64_t m, const Fp4Matrix& w, float* y);
   void (*bf16)(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k, float* y, bool round_out);
   void (*f32)(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y);
+  void (*fp8_dequant)(const float* x, int64_t m, const Fp8Matrix& w, int64_t row0, int64_t n_rows, float* y,
+                      bool round_out);
 };
 
 // The variant of a tier, or nullptr when this CPU cannot run it (or DSV4_FORCE_CPU caps it lower).
@@ -35,6 +37,8 @@ const LinearVariant& selected_linear_variant();
 void linear_fp8_scalar(const float* x, int64_t m, const Fp8Matrix& w, float* y);
 void linear_fp4_scalar(const float* x, int64_t m, const Fp4Matrix& w, float* y);
 void linear_bf16_scalar(const float* x, int64_t m, const bf16* w, int64_t n, int64_t k, float* y, bool round_out);
+void linear_fp8_dequant_scalar(const float* x, int64_t m, const Fp8Matrix& w, int64_t row0, int64_t n_rows,
+                               float* y, bool round_out);
 void linear_f32_scalar(const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y);
 
 }  // namespace dsv4::kernels

@@ -240,7 +240,11 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
   std::vector<float> low(n * og * rank), og_in(n * gin), og_out(n * rank);
   for (int64_t g = 0; g < og; ++g) {
     for (int64_t i = 0; i < n; ++i) std::copy_n(&o[i * H * D + g * gin], gin, &og_in[i * gin]);
-    kernels::linear_bf16(og_in.data(), n, &w.wo_a[g * rank * gin], rank, gin, og_out.data(), true);
+    if (w.wo_a.kind == LinearWeight::Kind::kFp8) {
+      kernels::linear_fp8_dequant(og_in.data(), n, w.wo_a.fp8, g * rank, rank, og_out.data(), true);
+    } else {
+      kernels::linear_bf16(og_in.data(), n, w.wo_a.bf + g * rank * gin, rank, gin, og_out.data(), true);
+    }
     for (int64_t i = 0; i < n; ++i) std::copy_n(&og_out[i * rank], rank, &low[(i * og + g) * rank]);
   }
   linear_forward(w.wo_b, low.data(), n, out);

@@ -109,8 +109,7 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
   } else {
     for (const TensorSpec& s : expected_tensors(cfg)) p.weights_mapped += s.nbytes();
   }
-  // ModelWeights::wo_a: the grouped output LoRA A, dequantized to bf16 once per layer (incl. MTP).
-  p.weights_owned = int64_t{cfg.n_layers_total()} * cfg.o_lora_rank * cfg.num_attention_heads * cfg.head_dim * 2;
+  // No weight is copied at load: every kernel reads the mmapped tensors in their published layout.
 
   // One step's activations, fp32 per row: the HC state (x, the MTP states out, the head's copy),
   // the block's a / sub, the attention projections (q_lora, q and o at H*D, kv, compressor and
@@ -137,7 +136,7 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
   p.attention_scratch = idx_keys * (8 + 4 * nih + 4 + 4 + 4) + (cfg.sliding_window + cand) * 8 +
                         largest_vector + largest_vector / 8;
   p.prefix_cache = in.prefix_cache_bytes;
-  p.total = p.weights_mapped + p.weights_owned + p.sequences + p.activations + p.attention_scratch + p.prefix_cache;
+  p.total = p.weights_mapped + p.sequences + p.activations + p.attention_scratch + p.prefix_cache;
   return p;
 }
 

@@ -63,7 +63,6 @@ struct MemoryPlan {
   int64_t growth_slack = 0;         // vector capacity over the rows held, per sequence (<= 1/8 + 16 rows)
   int64_t per_sequence = 0;         // seq.total() + mark + growth_slack
   int64_t weights_mapped = 0;       // the checkpoint's bytes: mmapped, resident once paged in
-  int64_t weights_owned = 0;        // heap copies made at load (wo_a dequantized to bf16)
   int64_t activations = 0;          // one step of step_tokens rows (estimate)
   int64_t attention_scratch = 0;    // per-token scratch at ctx: indexer scores, candidate lists, one row reallocation
   int64_t prefix_cache = 0;

@@ -57,13 +57,12 @@ TEST(MemoryPlan, TinyFlashByHand) {
   in.prefix_cache_bytes = 1000;
   const MemoryPlan p = plan_memory(c, in);
   EXPECT_EQ(p.weights_mapped, 9773600);
-  EXPECT_EQ(p.weights_owned, 7 * 64 * 8 * 128 * 2);  // wo_a bf16: o_lora x H*D per layer incl. MTP
   EXPECT_EQ(p.mark, speculative_mark_bytes(c));
   // Slack: 1/8 of the rows + 16 rows per vector (2 CSA x 2 vectors of 256 B rows, 2 HCA x 1).
   EXPECT_EQ(p.growth_slack, 272629760 / 8 + 16 * (4 * 256 + 2 * 256));
   EXPECT_EQ(p.per_sequence, 356352 + 272629760 + p.mark + p.growth_slack);
   EXPECT_EQ(p.sequences, 2 * p.per_sequence);
-  EXPECT_EQ(p.total, p.weights_mapped + p.weights_owned + p.sequences + p.activations + p.attention_scratch + 1000);
+  EXPECT_EQ(p.total, p.weights_mapped + p.sequences + p.activations + p.attention_scratch + 1000);
   // Attention scratch: 262,144 indexer keys x (8 + 4*4 + 12) B, candidates (16 + 8192) x 8 B, one
   // 128 MiB vector reallocated (+1/8).
   EXPECT_EQ(p.attention_scratch, 262144 * 36 + (16 + 8192) * 8 + 134217728 / 2 + 134217728 / 16);

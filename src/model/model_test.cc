@@ -40,8 +40,8 @@ TEST(ModelLoad, GoldenCheckpointsLoad) {
       EXPECT_EQ(L.has_indexer, L.spec.compress_ratio == 4) << name << " layer " << L.spec.index;
       EXPECT_EQ(L.tid2eid != nullptr, L.spec.index < c.num_hash_layers) << name << " layer " << L.spec.index;
       EXPECT_EQ(static_cast<int>(L.experts.size()), c.n_routed_experts);
-      EXPECT_EQ(L.wo_a.size(), static_cast<size_t>(c.o_groups) * c.o_lora_rank *
-                                   (static_cast<size_t>(c.num_attention_heads) * c.head_dim / c.o_groups));
+      EXPECT_EQ(L.wo_a.rows, int64_t{c.o_groups} * c.o_lora_rank) << name;
+      EXPECT_EQ(L.wo_a.cols, int64_t{c.num_attention_heads} * c.head_dim / c.o_groups) << name;
     }
     // A short forward gives finite logits of the vocabulary's size.
     Sequence seq = (*m)->new_sequence();

@@ -77,11 +77,13 @@ class Resolver {
     return w;
   }
 
- private:
   const TensorInfo* fail(std::string msg) {
     if (status_.ok()) status_ = Status::error(std::move(msg));
     return nullptr;
   }
+  const std::string& dir() const { return ck_.dir(); }
+
+ private:
   const Checkpoint& ck_;
   Status status_;
 };
@@ -120,15 +122,10 @@ LayerWeights load_layer(Resolver& r, const ModelConfig& c, const LayerSpec& spec
   L.wkv = r.linear(p + "attn.wkv", D, d);
   L.kv_norm = r.bf(p + "attn.kv_norm.weight", {D});
   const int64_t group_in = H * D / c.o_groups;
-  LinearWeight wo_a = r.linear(p + "attn.wo_a", static_cast<int64_t>(c.o_groups) * c.o_lora_rank, group_in);
+  L.wo_a = r.linear(p + "attn.wo_a", static_cast<int64_t>(c.o_groups) * c.o_lora_rank, group_in);
   L.wo_b = r.linear(p + "attn.wo_b", d, static_cast<int64_t>(c.o_groups) * c.o_lora_rank);
-  if (r.status().ok()) {
-    L.wo_a.resize(wo_a.rows * wo_a.cols);
-    if (wo_a.kind == LinearWeight::Kind::kFp8) {
-      kernels::dequantize_fp8_to_bf16(wo_a.fp8, L.wo_a.data());
-    } else if (wo_a.kind == LinearWeight::Kind::kBf16) {
-      std::copy(wo_a.bf, wo_a.bf + wo_a.rows * wo_a.cols, L.wo_a.begin());
-    }
+  if (r.status().ok() && L.wo_a.kind != LinearWeight::Kind::kFp8 && L.wo_a.kind != LinearWeight::Kind::kBf16) {
+    r.fail(fmt::format("{}: tensor '{}attn.wo_a.weight' must be FP8 or bf16 (the grouped output LoRA A)", r.dir(), p));
   }
   if (spec.compress_ratio > 0) {
     L.has_compressor = true;

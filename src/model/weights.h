@@ -56,7 +56,9 @@ struct LayerWeights {
   HcSite hc_attn, hc_ffn;
   const float* attn_sink = nullptr;  // [H]
   LinearWeight wq_a, wq_b, wkv, wo_b;
-  std::vector<bf16> wo_a;            // [og*o_lora, H*D/og], dequantized once (reference does too)
+  // [og*o_lora, H*D/og]. The reference dequantizes it to bf16 and runs a bf16 linear; we read the
+  // FP8 blocks in place with the same order and the same (exact) values (linear_fp8_dequant).
+  LinearWeight wo_a;
   const bf16* q_norm = nullptr;
   const bf16* kv_norm = nullptr;
   bool has_compressor = false, has_indexer = false;
