@@ -65,6 +65,18 @@ inline float ue8m0_value(uint8_t e) {
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// GEMV streams each weight row once from mmapped page-cache pages, often 4 KiB ones (2 MiB folios
+// only where the kernel's readahead made them): the hardware prefetchers stop at page boundaries,
+// so a software prefetch this far ahead of the read keeps the next page's lines (and its TLB
+// entry) coming. flash-slice decode, 2 threads: ~10% more tokens/s with 1-8 KiB (noisy host;
+// 2 KiB in the middle). A hint only: it never faults and cannot change the numerics.
+#ifndef DSV4_PREFETCH_BYTES
+#define DSV4_PREFETCH_BYTES 2048
+#endif
+DSV4_SIMD_INLINE void prefetch_ahead(const void* p) {
+  __builtin_prefetch(static_cast<const char*>(p) + DSV4_PREFETCH_BYTES, 0, 0);
+}
+
 // Decoders for a partial vector: the missing elements are zero codes (value +0).
 template <class V>
 DSV4_SIMD_COLD typename V::T e4m3_partial(const uint8_t* p, int64_t len) {
@@ -118,7 +130,10 @@ void fp8_gemv_cols(const SimdActs& a, const Fp8Matrix& w, int64_t j, float* y) {
     DSV4_UNROLL for (int c = 0; c < CT; ++c) p[c] = V::zero();
     for (int64_t kk = k0; kk < k1; kk += kL) {
       const T av = V::load(a.vals + kk);
-      DSV4_UNROLL for (int c = 0; c < CT; ++c) p[c] = V::fma(av, fp8_weights<V>(rows[c], k, kk), p[c]);
+      DSV4_UNROLL for (int c = 0; c < CT; ++c) {
+        prefetch_ahead(rows[c] + kk);
+        p[c] = V::fma(av, fp8_weights<V>(rows[c], k, kk), p[c]);
+      }
     }
     const float sa = a.scales[b];
     DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::fma(p[c], V::bcast(sa * ue8m0_value(scales[c][b])), acc[c]);
@@ -202,6 +217,7 @@ void fp4_gemv_cols(const SimdActs& a, const Fp4Matrix& w, int64_t j, float* y) {
       const T ae = V::load(a.vals + s * kFp4Block), ao = V::load(a.vals + s * kFp4Block + kL);
       DSV4_UNROLL for (int c = 0; c < CT; ++c) {
         T we, wo;
+        prefetch_ahead(rows[c] + s * (kFp4Block / 2));
         V::e2m1(rows[c] + s * (kFp4Block / 2), we, wo);
         const T t = V::fma(ao, wo, V::mul(ae, we));
         acc[c] = V::fma(t, V::bcast(sc[c][i]), acc[c]);
@@ -278,7 +294,10 @@ void dense_gemv_cols(const SimdActs& a, const W* w, int64_t k, int64_t j, float*
   DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::zero();
   for (int64_t kk = 0; kk < k; kk += kL) {
     const T xv = V::load(a.vals + kk);
-    DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::fma(xv, Row::at(w + (j + c) * k, k, kk), acc[c]);
+    DSV4_UNROLL for (int c = 0; c < CT; ++c) {
+      prefetch_ahead(w + (j + c) * k + kk);
+      acc[c] = V::fma(xv, Row::at(w + (j + c) * k, k, kk), acc[c]);
+    }
   }
   DSV4_UNROLL for (int c = 0; c < CT; ++c) {
     const float v = V::reduce(acc[c]);
@@ -350,7 +369,10 @@ void fp8_dequant_gemv_cols(const SimdActs& a, const Fp8Matrix& w, int64_t row0, 
     DSV4_UNROLL for (int c = 0; c < CT; ++c) sv[c] = V::bcast(ue8m0_value(scales[c][b]));
     for (int64_t kk = k0; kk < k1; kk += kL) {
       const T xv = V::load(a.vals + kk);
-      DSV4_UNROLL for (int c = 0; c < CT; ++c) acc[c] = V::fma(xv, V::mul(fp8_weights<V>(rows[c], k, kk), sv[c]), acc[c]);
+      DSV4_UNROLL for (int c = 0; c < CT; ++c) {
+        prefetch_ahead(rows[c] + kk);
+        acc[c] = V::fma(xv, V::mul(fp8_weights<V>(rows[c], k, kk), sv[c]), acc[c]);
+      }
     }
   }
   DSV4_UNROLL for (int c = 0; c < CT; ++c) {
