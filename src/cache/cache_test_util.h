@@ -35,9 +35,8 @@ inline bool same_layer(const model::LayerState& a, const model::LayerState& b) {
     return x.ratio == y.ratio && x.head_dim == y.head_dim && x.rows == y.rows && x.width == y.width && bits(x.kv, y.kv) &&
            bits(x.score, y.score);
   };
-  return a.window == b.window && a.head_dim == b.head_dim && bits(a.ring, b.ring) && a.n_compressed == b.n_compressed &&
-         bits(a.compressed, b.compressed) && comp(a.compressor, b.compressor) && comp(a.idx_compressor, b.idx_compressor) &&
-         a.n_index_keys == b.n_index_keys && bits(a.index_keys, b.index_keys);
+  return a.window == b.window && a.head_dim == b.head_dim && bits(a.ring, b.ring) && model::same_rows(a.compressed, b.compressed) && comp(a.compressor, b.compressor) && comp(a.idx_compressor, b.idx_compressor) &&
+         model::same_rows(a.index_keys, b.index_keys);
 }
 
 inline bool same_snapshot(const engine::Snapshot& a, const engine::Snapshot& b) {

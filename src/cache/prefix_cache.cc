@@ -5,6 +5,19 @@
 #include "cache/model_identity.h"
 
 namespace dsv4::cache {
+namespace {
+
+// Every row block a snapshot's layers hold (compressed rows and indexer keys): f(id, bytes).
+template <class F>
+void for_each_block(const engine::Snapshot& s, F&& f) {
+  for (const auto* layers : {&s.seq.layers, &s.seq.mtp})
+    for (const model::LayerState& st : *layers) {
+      st.compressed.for_each_block(f);
+      st.index_keys.for_each_block(f);
+    }
+}
+
+}  // namespace
 
 uint64_t PrefixCache::snapshot_bytes(const engine::Snapshot& s) {
   return s.fixed_bytes + s.growing_bytes + (s.last_logits.size() + s.last_state.size()) * sizeof(float) +
@@ -92,17 +105,47 @@ void PrefixCache::insert(std::shared_ptr<const engine::Snapshot> s) {
   insert_ram_locked(std::move(s));
 }
 
+uint64_t PrefixCache::added_bytes_locked(const engine::Snapshot& s) const {
+  uint64_t b = snapshot_bytes(s) - s.growing_bytes;
+  for_each_block(s, [&](const void* id, size_t n) {
+    if (!blocks_.count(id)) b += n;
+  });
+  return b;
+}
+
+void PrefixCache::hold_blocks_locked(const engine::Snapshot& s) {
+  bytes_ += snapshot_bytes(s) - s.growing_bytes;
+  for_each_block(s, [&](const void* id, size_t n) {
+    BlockUse& u = blocks_[id];
+    if (u.refs++ == 0) {
+      u.bytes = n;
+      bytes_ += n;
+    }
+  });
+}
+
+void PrefixCache::release_blocks_locked(const engine::Snapshot& s) {
+  bytes_ -= snapshot_bytes(s) - s.growing_bytes;
+  for_each_block(s, [&](const void* id, size_t) {
+    auto it = blocks_.find(id);
+    if (--it->second.refs == 0) {
+      bytes_ -= it->second.bytes;
+      blocks_.erase(it);
+    }
+  });
+}
+
 void PrefixCache::insert_ram_locked(std::shared_ptr<const engine::Snapshot> s) {
-  const uint64_t bytes = snapshot_bytes(*s);
-  if (bytes > opt_.ram_bytes) return;
+  if (added_bytes_locked(*s) > opt_.ram_bytes) return;
   for (auto it = lru_.begin(); it != lru_.end(); ++it)
     if (it->snap->tokens == s->tokens) {  // the same state again: refresh, keep one copy
       lru_.splice(lru_.begin(), lru_, it);
       return;
     }
-  const uint64_t hash = PrefixHashes::of(s->tokens);
+  const uint64_t hash = PrefixHashes::of(s->tokens), bytes = snapshot_bytes(*s);
+  hold_blocks_locked(*s);
+  unshared_bytes_ += bytes;
   lru_.push_front(Entry{std::move(s), hash, bytes});
-  bytes_ += bytes;
   ++stats_.inserts;
   evict_locked();
 }
@@ -113,7 +156,8 @@ void PrefixCache::evict_locked() {
   for (auto it = lru_.end(); bytes_ > opt_.ram_bytes && it != lru_.begin();) {
     --it;
     if (it->snap.use_count() > 1) continue;
-    bytes_ -= it->bytes;
+    release_blocks_locked(*it->snap);
+    unshared_bytes_ -= it->bytes;
     ++stats_.evictions;
     it = lru_.erase(it);
   }
@@ -128,6 +172,7 @@ CacheStats PrefixCache::stats() const {
   CacheStats s = stats_;
   s.entries = static_cast<int64_t>(lru_.size());
   s.bytes = bytes_;
+  s.unshared_bytes = unshared_bytes_;
   if (disk_) s.disk = disk_->stats();
   return s;
 }

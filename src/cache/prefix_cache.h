@@ -13,6 +13,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -34,7 +35,9 @@ struct CacheStats {
   int64_t lookups = 0, ram_hits = 0, disk_hits = 0;
   int64_t hit_tokens = 0, lookup_tokens = 0;  // tokens served from the cache / asked for
   int64_t entries = 0, inserts = 0, evictions = 0;
-  uint64_t bytes = 0, budget = 0;
+  // RAM held (snapshots of one prefix share its compressed rows, counted once) and what the
+  // snapshots would take as separate copies.
+  uint64_t bytes = 0, budget = 0, unshared_bytes = 0;
   DiskStats disk;
   bool has_disk = false;
 };
@@ -63,14 +66,23 @@ class PrefixCache {
   CacheStats stats() const;
   uint64_t model_id() const { return model_id_; }
 
+  // A snapshot's size as a separate copy (its fixed part + every row it holds).
   static uint64_t snapshot_bytes(const engine::Snapshot& s);
 
  private:
   struct Entry {
     std::shared_ptr<const engine::Snapshot> snap;
     uint64_t hash = 0;
+    uint64_t bytes = 0;  // snapshot_bytes
+  };
+  struct BlockUse {
+    int64_t refs = 0;
     uint64_t bytes = 0;
   };
+  // Bytes inserting `s` adds: its own part plus the row blocks no held snapshot shares yet.
+  uint64_t added_bytes_locked(const engine::Snapshot& s) const;
+  void hold_blocks_locked(const engine::Snapshot& s);
+  void release_blocks_locked(const engine::Snapshot& s);
   PrefixCache(CacheOptions o, uint64_t id) : opt_(std::move(o)), model_id_(id) {}
   void insert_ram_locked(std::shared_ptr<const engine::Snapshot> s);
   void evict_locked();
@@ -81,7 +93,8 @@ class PrefixCache {
   mutable std::mutex mu_;
   std::list<Entry> lru_;  // most recently used first
   std::list<std::vector<int32_t>> recent_;  // the last prompts seen, newest first
-  uint64_t bytes_ = 0;
+  std::unordered_map<const void*, BlockUse> blocks_;  // row blocks of the held snapshots
+  uint64_t bytes_ = 0, unshared_bytes_ = 0;
   CacheStats stats_;
 };
 

@@ -134,6 +134,66 @@ TEST(PrefixCache, RamBudgetEvictsLeastRecentlyUsedButNeverInUse) {
   EXPECT_GE(pc.stats().evictions, 1);
 }
 
+// Snapshots taken along one growing prompt (as the interval and end-of-prompt points make them)
+// hold its compressed rows once: the cache's RAM grows with distinct content, not with the number
+// of snapshots, and evicting the shorter ones frees only what they alone held.
+TEST(PrefixCache, SnapshotsOfOnePrefixShareItsRows) {
+  const model::Model& m = golden_model("tiny-flash");  // CSA ratio 4: 64-row blocks fill every 256 tokens
+  const auto prompt = random_tokens(1280, m.config().vocab_size, 77);
+  const std::vector<int64_t> at = {256, 512, 768, 1024, 1280};
+  auto snaps = snapshots_of(m, prompt, at);
+  ASSERT_EQ(snaps.size(), at.size());
+  uint64_t unshared = 0, rows = 0, own_parts = 0;
+  for (const auto& sn : snaps) {
+    unshared += PrefixCache::snapshot_bytes(*sn);
+    rows += sn->growing_bytes;
+    own_parts += PrefixCache::snapshot_bytes(*sn) - sn->growing_bytes;
+  }
+  const uint64_t last = PrefixCache::snapshot_bytes(*snaps.back());
+  const uint64_t own = last - snaps.back()->growing_bytes;  // rings, compressor state, logits, tokens
+
+  CacheOptions o;
+  o.ram_bytes = 1ull << 30;
+  o.min_tokens = 16;
+  auto c = PrefixCache::open(m, o, nullptr);
+  PrefixCache& pc = **c;
+  for (const auto& sn : snaps) pc.insert(sn);
+  const CacheStats st = pc.stats();
+  EXPECT_EQ(st.entries, 5);
+  EXPECT_EQ(st.unshared_bytes, unshared);
+  // Held: every snapshot's own part (rings, compressor state, logits, tokens) and the longest
+  // one's rows once (+ <16 rows of capacity per store and the HCA layers' partial blocks): every
+  // row a shorter one has is in a full block the longest one shares.
+  const uint64_t held_rows = st.bytes - own_parts, last_rows = snaps.back()->growing_bytes;
+  EXPECT_GE(held_rows, last_rows);
+  EXPECT_LE(held_rows, last_rows + last_rows / 8) << "rows as separate copies: " << rows;
+  EXPECT_LT(held_rows * 2, rows);
+  fmt::print("5 snapshots of one 1280-token prompt: {} bytes of rows held, {} as separate copies ({} / {} in all)\n",
+             held_rows, rows, st.bytes, unshared);
+
+  // Each still continues exactly (the engine's sequence kept appending after each was taken).
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    auto hit = pc.lookup(std::span<const int32_t>(prompt).first(static_cast<size_t>(at[i])));
+    ASSERT_TRUE(hit.snapshot);
+    EXPECT_TRUE(same_snapshot(*hit.snapshot, *snaps[i]));
+  }
+  // A budget one byte short of all five: the least recently used (the shortest) goes, and that
+  // frees only what it alone held (its fixed part and partial blocks), not the shared rows.
+  const std::vector<int32_t> shortest = snaps.front()->tokens, longest = snaps.back()->tokens;
+  c->reset();  // (its entries would count as users of the snapshots)
+  CacheOptions small = o;
+  small.ram_bytes = st.bytes - 1;
+  auto c2 = PrefixCache::open(m, small, nullptr);
+  for (auto& sn : snaps) (*c2)->insert(std::move(sn));
+  const CacheStats st2 = (*c2)->stats();
+  EXPECT_EQ(st2.evictions, 1);
+  EXPECT_EQ(st2.entries, 4);
+  EXPECT_LE(st2.bytes, small.ram_bytes);
+  EXPECT_GE(st2.bytes + own + own / 2, st.bytes) << "evicting one snapshot freed more than its own part";
+  EXPECT_FALSE((*c2)->lookup(shortest).snapshot);
+  EXPECT_TRUE((*c2)->lookup(longest).snapshot);
+}
+
 TEST(PrefixCacheDisk, SurvivesRestartAndContinuesIdentically) {
   const model::Model& m = golden_model("tiny-flash");
   const auto prompt = random_tokens(140, m.config().vocab_size, 8);

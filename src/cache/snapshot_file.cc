@@ -78,12 +78,12 @@ void put_layer(Writer& w, const model::LayerState& s) {
   w.put<int32_t>(s.window);
   w.put<int32_t>(s.head_dim);
   w.vec(s.ring);
-  w.put<int64_t>(s.n_compressed);
-  w.vec(s.compressed);
+  w.put<int64_t>(s.compressed.rows());
+  w.vec(s.compressed.to_vector());
   put_compressor(w, s.compressor);
   put_compressor(w, s.idx_compressor);
-  w.put<int64_t>(s.n_index_keys);
-  w.vec(s.index_keys);
+  w.put<int64_t>(s.index_keys.rows());
+  w.vec(s.index_keys.to_vector());
 }
 
 bool get_compressor(Reader& r, model::CompressorState* c) {
@@ -91,10 +91,18 @@ bool get_compressor(Reader& r, model::CompressorState* c) {
          r.vec(&c->score);
 }
 
-bool get_layer(Reader& r, model::LayerState* s) {
-  return r.get(&s->window) && r.get(&s->head_dim) && r.vec(&s->ring) && r.get(&s->n_compressed) &&
-         r.vec(&s->compressed) && get_compressor(r, &s->compressor) && get_compressor(r, &s->idx_compressor) &&
-         r.get(&s->n_index_keys) && r.vec(&s->index_keys);
+// The rows as the record holds them, checked against the model later (check_layer).
+struct RecordLayer {
+  model::LayerState st;
+  int64_t n_compressed = 0, n_index_keys = 0;
+  std::vector<bf16> compressed, index_keys;
+};
+
+bool get_layer(Reader& r, RecordLayer* l) {
+  model::LayerState* s = &l->st;
+  return r.get(&s->window) && r.get(&s->head_dim) && r.vec(&s->ring) && r.get(&l->n_compressed) &&
+         r.vec(&l->compressed) && get_compressor(r, &s->compressor) && get_compressor(r, &s->idx_compressor) &&
+         r.get(&l->n_index_keys) && r.vec(&l->index_keys);
 }
 
 Status check_compressor(const model::CompressorState& c, const model::CompressorState& t, const char* what) {
@@ -106,20 +114,25 @@ Status check_compressor(const model::CompressorState& c, const model::Compressor
   return ok_status();
 }
 
-// One layer against the model's fresh state for it, at position `pos`.
-Status check_layer(const model::LayerState& s, const model::LayerState& t, int64_t pos) {
+// One layer against the model's fresh state for it, at position `pos`; then its rows go in.
+Status check_layer(RecordLayer& l, const model::LayerState& t, int64_t pos) {
+  model::LayerState& s = l.st;
   if (s.window != t.window || s.head_dim != t.head_dim || s.ring.size() != t.ring.size())
     return error("window {} x {} ({} values) where the model has {} x {} ({})", s.window, s.head_dim, s.ring.size(), t.window,
                  t.head_dim, t.ring.size());
   if (auto st = check_compressor(s.compressor, t.compressor, "compressor"); !st.ok()) return st;
   if (auto st = check_compressor(s.idx_compressor, t.idx_compressor, "indexer compressor"); !st.ok()) return st;
   const auto rows_ok = [pos](int64_t n, int ratio) { return n >= 0 && (ratio > 0 ? n <= pos / ratio : n == 0); };
-  if (!rows_ok(s.n_compressed, s.compressor.ratio) ||
-      s.compressed.size() != static_cast<size_t>(s.n_compressed) * static_cast<size_t>(s.head_dim))
-    return error("{} compressed rows ({} values) at position {}", s.n_compressed, s.compressed.size(), pos);
-  if (!rows_ok(s.n_index_keys, s.idx_compressor.ratio) ||
-      s.index_keys.size() != static_cast<size_t>(s.n_index_keys) * static_cast<size_t>(s.idx_compressor.head_dim))
-    return error("{} indexer keys ({} values) at position {}", s.n_index_keys, s.index_keys.size(), pos);
+  if (!rows_ok(l.n_compressed, s.compressor.ratio) ||
+      l.compressed.size() != static_cast<size_t>(l.n_compressed) * static_cast<size_t>(t.compressed.width()))
+    return error("{} compressed rows ({} values) at position {}", l.n_compressed, l.compressed.size(), pos);
+  if (!rows_ok(l.n_index_keys, s.idx_compressor.ratio) ||
+      l.index_keys.size() != static_cast<size_t>(l.n_index_keys) * static_cast<size_t>(t.index_keys.width()))
+    return error("{} indexer keys ({} values) at position {}", l.n_index_keys, l.index_keys.size(), pos);
+  s.compressed.reset(t.compressed.width());
+  s.compressed.assign(l.compressed);
+  s.index_keys.reset(t.index_keys.width());
+  s.index_keys.assign(l.index_keys);
   return ok_status();
 }
 
@@ -208,10 +221,11 @@ Result<std::shared_ptr<const engine::Snapshot>> decode_snapshot(std::string_view
   q.layers.resize(nl);
   q.mtp.resize(nm);
   for (uint32_t i = 0; i < nl + nm; ++i) {
-    model::LayerState& l = i < nl ? q.layers[i] : q.mtp[i - nl];
+    RecordLayer l;
     if (!get_layer(r, &l)) return error("snapshot payload ends inside layer {}", i);
     const model::LayerState& t = i < nl ? fresh.layers[i] : fresh.mtp[i - nl];
     if (auto st = check_layer(l, t, i < nl ? q.pos : q.mtp_pos); !st.ok()) return error("snapshot layer {}: {}", i, st.message());
+    (i < nl ? q.layers[i] : q.mtp[i - nl]) = std::move(l.st);
   }
   uint64_t fixed = 0, growing = 0;
   if (!r.vec(&s->last_logits) || !r.vec(&s->last_state) || !r.get(&fixed) || !r.get(&growing))

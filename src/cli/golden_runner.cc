@@ -234,7 +234,7 @@ class Runner {
         DSV4_ASSIGN_OR_RETURN(auto kv, ref(p + "attn_kv_cache"));
         std::vector<float> mine;
         for (auto b : st.ring) mine.push_back(bf16_to_f32(b));
-        for (auto b : st.compressed) mine.push_back(bf16_to_f32(b));
+        for (auto b : st.compressed.to_vector()) mine.push_back(bf16_to_f32(b));
         if (!dump_dir_.empty()) {
           std::ofstream f(fs::path(dump_dir_) / (p + "attn_kv_cache.f32"), std::ios::binary);
           f.write(reinterpret_cast<const char*>(mine.data()), static_cast<std::streamsize>(mine.size() * sizeof(float)));
@@ -244,7 +244,7 @@ class Runner {
       if (has(p + "indexer_kv_cache")) {
         DSV4_ASSIGN_OR_RETURN(auto kv, ref(p + "indexer_kv_cache"));
         std::vector<float> mine;
-        for (auto b : st.index_keys) mine.push_back(bf16_to_f32(b));
+        for (auto b : st.index_keys.to_vector()) mine.push_back(bf16_to_f32(b));
         check_rel(name + "." + p + "indexer_kv_cache", mine, kv);
       }
       DSV4_TRY(check_state(name + "." + p + "compressor", tn, p + "compressor", st.compressor));

@@ -1,6 +1,8 @@
 // Snapshots: continuing from a snapshot taken at position P gives bitwise the logits of never
 // having stopped, for P just before / on / after the window size and the ratio-4 and ratio-128
-// block ends, with snapshots falling inside the engine's natural prefill chunks; and a chat's
+// block ends and the row stores' block ends (64 rows: position 256 at ratio 4, where snapshots
+// start to share the rows written before them), with snapshots falling inside the engine's
+// natural prefill chunks; and a chat's
 // second turn restored from the first turn's final snapshot prefills only the new tokens.
 #include "engine/engine_test_util.h"
 
@@ -12,8 +14,9 @@ using namespace testing;
 TEST(Snapshot, ContinuingGivesTheSameLogits) {
   const model::Model& m = golden_model("tiny-flash");
   const int W = m.config().sliding_window;  // 16 in tiny-flash; ratios 4 and 128
-  const std::vector<int64_t> at = {3, 4, 5, W - 1, W, W + 1, 77, 127, 128, 129};
-  const auto prompt = random_tokens(140, m.config().vocab_size, 21);
+  const int64_t block_end = 4 * model::RowStore::kBlockRows;
+  const std::vector<int64_t> at = {3, 4, 5, W - 1, W, W + 1, 77, 127, 128, 129, block_end - 1, block_end, block_end + 1, 301};
+  const auto prompt = random_tokens(320, m.config().vocab_size, 21);
   LogitsRecorder rec;
   EngineOptions o;
   o.step_tokens = 50;  // chunk ends at 50, 100: every snapshot falls inside a natural chunk
@@ -40,7 +43,7 @@ TEST(Snapshot, ContinuingGivesTheSameLogits) {
     ASSERT_TRUE(r.error.empty()) << r.error;
     EXPECT_EQ(r.tokens[0], ref.tokens[0]) << "snapshot at " << at[i];
     EXPECT_EQ(r.usage.cached_tokens, at[i]);
-    EXPECT_EQ(r.usage.prefilled_tokens, 140 - at[i]);
+    EXPECT_EQ(r.usage.prefilled_tokens, static_cast<int64_t>(prompt.size()) - at[i]);
     const auto rows = rec.of(cs->id());
     ASSERT_EQ(rows.size(), ref_rows.size());
     for (size_t k = 0; k < rows.size(); ++k)

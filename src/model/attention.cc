@@ -31,10 +31,8 @@ void init_layer_state(const ModelConfig& c, const LayerWeights& w, LayerState& s
   st.window = c.sliding_window;
   st.head_dim = c.head_dim;
   st.ring.assign(static_cast<size_t>(c.sliding_window) * c.head_dim, bf16{});
-  st.compressed.clear();
-  st.n_compressed = 0;
-  st.index_keys.clear();
-  st.n_index_keys = 0;
+  st.compressed.reset(c.head_dim);
+  st.index_keys.reset(w.has_indexer ? w.indexer.compressor.head_dim : 0);
   if (w.has_compressor) st.compressor.init(w.compressor.ratio, w.compressor.head_dim, w.compressor.overlap);
   if (w.has_indexer)
     st.idx_compressor.init(w.indexer.compressor.ratio, w.indexer.compressor.head_dim, w.indexer.compressor.overlap);
@@ -155,6 +153,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
 
   const float scale = static_cast<float>(std::pow(static_cast<double>(D), -0.5));
   std::vector<float> cs(rd / 2), sn(rd / 2), entry(D), ientry(dih), o(n * H * D), scores;
+  std::vector<const bf16*> key_rows;
   for (const Segment& seg : segments)
   for (int64_t i = seg.row0; i < seg.row0 + seg.n; ++i) {
     LayerState& st = *seg.st;
@@ -176,9 +175,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       const int64_t wd = st.idx_compressor.width;
       if (compressor_step(w.indexer.compressor, st.idx_compressor, &iu[i * wd], &iz[i * wd], t, rope, rd, eps, true,
                           ientry.data())) {
-        grow_rows(st.index_keys, static_cast<size_t>(st.n_index_keys + 1), static_cast<size_t>(dih));
-        store_row(ientry.data(), dih, &st.index_keys[st.n_index_keys * dih]);
-        ++st.n_index_keys;
+        store_row(ientry.data(), dih, st.index_keys.append());
       }
       float* qi = &iq[i * nih * dih];
       for (int64_t h = 0; h < nih; ++h) {
@@ -191,7 +188,9 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       scores.resize(visible);
       {
         DSV4_PROFILE_SCOPE("attn.indexer_scores_topk");
-        indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), st.index_keys.data(), visible,
+        key_rows.resize(visible);
+        for (int64_t s = 0; s < visible; ++s) key_rows[s] = st.index_keys.row(s);
+        indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), key_rows.data(), visible,
                        scores.data());
         selected = topk_indices(scores.data(), visible, c.index_topk);
       }
@@ -205,24 +204,22 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       const int64_t wd = st.compressor.width;
       if (compressor_step(w.compressor, st.compressor, &cu[i * wd], &cz[i * wd], t, rope, rd, eps, false,
                           entry.data())) {
-        grow_rows(st.compressed, static_cast<size_t>(st.n_compressed + 1), static_cast<size_t>(D));
-        store_row(entry.data(), D, &st.compressed[st.n_compressed * D]);
-        ++st.n_compressed;
+        store_row(entry.data(), D, st.compressed.append());
       }
     }
 
     // Candidates in the reference's decode order: W window slots oldest to newest (padded with
     // "none" before the window fills), then the compressed entries.
     std::vector<const bf16*> rows;
-    rows.reserve(W + selected.size() + st.n_compressed);
+    rows.reserve(W + selected.size() + st.compressed.rows());
     const int64_t first = std::max<int64_t>(0, t - W + 1);
     for (int64_t p = first; p <= t; ++p) rows.push_back(&st.ring[(p % W) * D]);
     while (static_cast<int64_t>(rows.size()) < W) rows.push_back(nullptr);
     if (w.has_indexer) {
-      for (int32_t s : selected) rows.push_back(&st.compressed[static_cast<int64_t>(s) * D]);
+      for (int32_t s : selected) rows.push_back(st.compressed.row(s));
     } else if (w.has_compressor) {
       const int64_t visible = (t + 1) / w.compressor.ratio;
-      for (int64_t s = 0; s < visible; ++s) rows.push_back(&st.compressed[s * D]);
+      for (int64_t s = 0; s < visible; ++s) rows.push_back(st.compressed.row(s));
     }
     float* ot = &o[i * H * D];
     {

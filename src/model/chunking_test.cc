@@ -28,10 +28,10 @@ void expect_same_state(const LayerState& a, const LayerState& b, int layer) {
     return r;
   };
   EXPECT_TRUE(same_bits(bits(a.ring), bits(b.ring))) << "ring, layer " << layer;
-  EXPECT_EQ(a.n_compressed, b.n_compressed) << "layer " << layer;
-  EXPECT_TRUE(same_bits(bits(a.compressed), bits(b.compressed))) << "compressed, layer " << layer;
-  EXPECT_EQ(a.n_index_keys, b.n_index_keys) << "layer " << layer;
-  EXPECT_TRUE(same_bits(bits(a.index_keys), bits(b.index_keys))) << "indexer keys, layer " << layer;
+  EXPECT_EQ(a.compressed.rows(), b.compressed.rows()) << "layer " << layer;
+  EXPECT_TRUE(same_bits(bits(a.compressed.to_vector()), bits(b.compressed.to_vector()))) << "compressed, layer " << layer;
+  EXPECT_EQ(a.index_keys.rows(), b.index_keys.rows()) << "layer " << layer;
+  EXPECT_TRUE(same_bits(bits(a.index_keys.to_vector()), bits(b.index_keys.to_vector()))) << "indexer keys, layer " << layer;
   EXPECT_TRUE(same_bits(a.compressor.kv, b.compressor.kv)) << "compressor kv, layer " << layer;
   EXPECT_TRUE(same_bits(a.compressor.score, b.compressor.score)) << "compressor score, layer " << layer;
   EXPECT_TRUE(same_bits(a.idx_compressor.kv, b.idx_compressor.kv)) << "indexer compressor, layer " << layer;
@@ -76,8 +76,8 @@ TEST(Chunking, PrefillChunkSizesAndDecodeAgreeBitwise) {
   // The compressed layers really emitted entries (the test would be vacuous otherwise).
   bool any_csa = false, any_hca = false;
   for (const auto& st : whole.seq.layers) {
-    any_csa |= st.n_index_keys > 8;
-    any_hca |= st.compressor.ratio == 128 && st.n_compressed == 1;
+    any_csa |= st.index_keys.rows() > 8;
+    any_hca |= st.compressor.ratio == 128 && st.compressed.rows() == 1;
   }
   EXPECT_TRUE(any_csa);
   EXPECT_TRUE(any_hca);

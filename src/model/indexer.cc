@@ -12,11 +12,16 @@ void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, c
                     float* scores) {
   std::vector<const bf16*> rows(n_visible);
   for (int64_t s = 0; s < n_visible; ++s) rows[s] = keys + s * head_dim;
+  indexer_scores(q, w, n_heads, head_dim, rows.data(), n_visible, scores);
+}
+
+void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, const bf16* const* rows,
+                    int64_t n_visible, float* scores) {
   // Per head, q.k against every key (each dot in its own fixed order); then per key the heads in
   // order: torch's bf16 sum over heads, fp32 accumulation, one rounding at the end.
   std::vector<float> dots(static_cast<size_t>(n_heads) * n_visible), total(n_visible, 0.0f);
   for (int h = 0; h < n_heads; ++h)
-    kernels::bf16_row_dots(q + static_cast<int64_t>(h) * head_dim, rows.data(), n_visible, head_dim,
+    kernels::bf16_row_dots(q + static_cast<int64_t>(h) * head_dim, rows, n_visible, head_dim,
                            dots.data() + static_cast<size_t>(h) * n_visible, nullptr);
   for (int h = 0; h < n_heads; ++h)
     for (int64_t s = 0; s < n_visible; ++s) {

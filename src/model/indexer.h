@@ -10,7 +10,10 @@
 namespace dsv4::model {
 
 // q: [n_heads, head_dim] (RoPE'd, rotated, FP4-simulated), w: [n_heads] (bf16, scaled),
-// keys: [n_keys, head_dim] bf16. Writes scores[n_visible] (bf16 values).
+// keys: n_visible rows of head_dim bf16 values. Writes scores[n_visible] (bf16 values).
+void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, const bf16* const* keys,
+                    int64_t n_visible, float* scores);
+// The same over keys stored contiguously: [n_visible, head_dim].
 void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, const bf16* keys, int64_t n_visible,
                     float* scores);
 // Indices of the k best scores in rank order (descending, ties by lower index, +0 above -0).

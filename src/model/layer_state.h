@@ -1,6 +1,7 @@
 // Per-sequence state of one layer (spec §2.6, §2.7, §3.1): the sliding-window ring of raw KV rows,
 // the compressed KV entries, the indexer keys, and the compressors' streaming fp32 state.
 // Rows are stored as bf16: every value the reference caches is bf16 (post-RoPE, post-simulation).
+// The compressed rows and indexer keys are append-only and shared between copies (row_store.h).
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "model/row_store.h"
 #include "tensor/bf16.h"
 
 namespace dsv4::model {
@@ -37,25 +39,14 @@ struct CompressorState {
   }
 };
 
-// Makes `v` hold `rows` rows of `width` values. Capacity grows by max(1/8, 16 rows) instead of
-// std::vector's doubling, so a long sequence's compressed rows take at most ~1/8 more than the
-// rows held (the memory planner counts that slack: model/memory_plan.h).
-inline void grow_rows(std::vector<bf16>& v, size_t rows, size_t width) {
-  const size_t need = rows * width;
-  if (need > v.capacity()) v.reserve(std::max(need, v.capacity() + std::max(v.capacity() / 8, 16 * width)));
-  v.resize(need);
-}
-
 struct LayerState {
   int window = 0;                 // W
   int head_dim = 0;               // D
   std::vector<bf16> ring;         // [W, D], row = position mod W
-  std::vector<bf16> compressed;   // [n_compressed, D], entry j covers positions [j*m, (j+1)*m)
-  int64_t n_compressed = 0;
+  RowStore compressed;            // [rows, D], entry j covers positions [j*m, (j+1)*m)
   CompressorState compressor;     // main compressor (m > 0)
   CompressorState idx_compressor; // indexer compressor (m == 4)
-  std::vector<bf16> index_keys;   // [n_index_keys, index_head_dim]
-  int64_t n_index_keys = 0;
+  RowStore index_keys;            // [rows, index_head_dim]
 };
 
 }  // namespace dsv4::model

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/row_store.h"
 #include "model/schema.h"
 
 namespace dsv4 {
@@ -93,13 +94,14 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
 
   p.seq = sequence_bytes(cfg, ctx);
   p.mark = spec ? speculative_mark_bytes(cfg) : 0;
-  // LayerState::grow_rows: capacity grows by max(1/8, 16 rows), so it exceeds the rows held by
-  // at most 1/8 of them plus 16 rows per vector.
-  int64_t largest_vector = 0;
+  // RowStore: the last block's capacity grows by 16 rows up to a full block, so it exceeds the
+  // rows held by under 16 rows per store; 1/8 of the rows covers the blocks' bookkeeping (a
+  // shared pointer and a vector per kBlockRows rows) many times over.
+  int64_t largest_row = 0;
   p.growth_slack = (p.seq.kv + 7) / 8;
   for_each_growing(cfg, ctx, [&](const LayerSpec&, int64_t rows, int64_t row_bytes) {
     p.growth_slack += 16 * row_bytes;
-    largest_vector = std::max(largest_vector, rows * row_bytes);
+    largest_row = std::max(largest_row, row_bytes);
   });
   p.per_sequence = p.seq.total() + p.mark + p.growth_slack;
   p.sequences = in.parallel * p.per_sequence;
@@ -124,7 +126,7 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
 
   // Per token at ctx (one at a time on the owner thread): the indexer's candidate pointers, head
   // dots, totals, scores and top-k order over ctx/m keys; the attention candidate list (window +
-  // top-k or every HCA row); one vector being reallocated (old and new rows both live).
+  // top-k or every HCA row); one block of rows being grown (old and new capacity both live).
   int64_t idx_keys = 0, cand = cfg.index_topk;
   for (const LayerSpec& l : cfg.layers()) {
     if (l.is_mtp || l.compress_ratio == 0) continue;
@@ -134,7 +136,7 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
       cand = std::max(cand, ctx / l.compress_ratio);
   }
   p.attention_scratch = idx_keys * (8 + 4 * nih + 4 + 4 + 4) + (cfg.sliding_window + cand) * 8 +
-                        largest_vector + largest_vector / 8;
+                        2 * model::RowStore::kBlockRows * largest_row;
   p.prefix_cache = in.prefix_cache_bytes;
   p.total = p.weights_mapped + p.sequences + p.activations + p.attention_scratch + p.prefix_cache;
   return p;

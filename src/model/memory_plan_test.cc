@@ -58,14 +58,14 @@ TEST(MemoryPlan, TinyFlashByHand) {
   const MemoryPlan p = plan_memory(c, in);
   EXPECT_EQ(p.weights_mapped, 9773600);
   EXPECT_EQ(p.mark, speculative_mark_bytes(c));
-  // Slack: 1/8 of the rows + 16 rows per vector (2 CSA x 2 vectors of 256 B rows, 2 HCA x 1).
+  // Slack: 1/8 of the rows + 16 rows per row store (2 CSA x 2 stores of 256 B rows, 2 HCA x 1).
   EXPECT_EQ(p.growth_slack, 272629760 / 8 + 16 * (4 * 256 + 2 * 256));
   EXPECT_EQ(p.per_sequence, 356352 + 272629760 + p.mark + p.growth_slack);
   EXPECT_EQ(p.sequences, 2 * p.per_sequence);
   EXPECT_EQ(p.total, p.weights_mapped + p.sequences + p.activations + p.attention_scratch + 1000);
   // Attention scratch: 262,144 indexer keys x (8 + 4*4 + 12) B, candidates (16 + 8192) x 8 B, one
-  // 128 MiB vector reallocated (+1/8).
-  EXPECT_EQ(p.attention_scratch, 262144 * 36 + (16 + 8192) * 8 + 134217728 / 2 + 134217728 / 16);
+  // block of 64 rows of 256 B being grown (old and new).
+  EXPECT_EQ(p.attention_scratch, 262144 * 36 + (16 + 8192) * 8 + 2 * 64 * 256);
   MemoryPlanInput no_spec = in;
   no_spec.speculative = false;
   EXPECT_EQ(plan_memory(c, no_spec).mark, 0);
@@ -93,7 +93,7 @@ TEST(MemoryPlan, MatchesSequenceState) {
       in.checkpoint_bytes = 0;
       const MemoryPlan p = plan_memory(c, in);
       size_t cap = 0;
-      for (const auto& st : seq.layers) cap += (st.compressed.capacity() + st.index_keys.capacity()) * sizeof(bf16);
+      for (const auto& st : seq.layers) cap += st.compressed.bytes_reserved() + st.index_keys.bytes_reserved();
       EXPECT_LE(cap, static_cast<size_t>(s.kv + p.growth_slack)) << name << " at " << seq.pos;
     }
   }

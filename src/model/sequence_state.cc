@@ -4,18 +4,15 @@ namespace dsv4::model {
 namespace {
 
 SequenceMark::Layer mark_layer(const LayerState& st) {
-  return {st.ring, st.compressor, st.idx_compressor, st.n_compressed, st.n_index_keys};
+  return {st.ring, st.compressor, st.idx_compressor, st.compressed.rows(), st.index_keys.rows()};
 }
 
 void rollback_layer(LayerState& st, const SequenceMark::Layer& m) {
   st.ring = m.ring;
   st.compressor = m.compressor;
   st.idx_compressor = m.idx_compressor;
-  st.n_compressed = m.n_compressed;
-  st.compressed.resize(static_cast<size_t>(m.n_compressed) * st.head_dim);
-  const size_t key_dim = st.n_index_keys > 0 ? st.index_keys.size() / st.n_index_keys : 0;
-  st.n_index_keys = m.n_index_keys;
-  st.index_keys.resize(static_cast<size_t>(m.n_index_keys) * key_dim);
+  st.compressed.truncate(m.n_compressed);
+  st.index_keys.truncate(m.n_index_keys);
 }
 
 size_t compressor_bytes(const CompressorState& c) { return (c.kv.size() + c.score.size()) * sizeof(float); }
@@ -38,7 +35,8 @@ StateBytes state_bytes(const Sequence& s) {
   StateBytes b;
   auto add = [&](const LayerState& st) {
     b.fixed += st.ring.size() * sizeof(bf16) + compressor_bytes(st.compressor) + compressor_bytes(st.idx_compressor);
-    b.growing += (st.compressed.size() + st.index_keys.size()) * sizeof(bf16);
+    b.growing += static_cast<size_t>(st.compressed.rows() * st.compressed.width() + st.index_keys.rows() * st.index_keys.width()) *
+                 sizeof(bf16);
   };
   for (const auto& st : s.layers) add(st);
   for (const auto& st : s.mtp) add(st);

@@ -122,6 +122,9 @@ static void render_cache(std::string& out, const cache::CacheStats& c) {
   scalar(out, "dsv4_prefix_cache_hit_tokens_total", "counter", "Prompt tokens resumed from cached state.", static_cast<double>(c.hit_tokens));
   tiers("dsv4_prefix_cache_entries", "gauge", "Snapshots held.", static_cast<double>(c.entries), static_cast<double>(c.disk.files));
   tiers("dsv4_prefix_cache_bytes", "gauge", "Bytes of snapshots held.", static_cast<double>(c.bytes), static_cast<double>(c.disk.bytes));
+  scalar(out, "dsv4_prefix_cache_ram_unshared_bytes", "gauge",
+         "RAM the held snapshots would take without sharing the rows of common prefixes.",
+         static_cast<double>(c.unshared_bytes));
   tiers("dsv4_prefix_cache_evictions_total", "counter", "Snapshots evicted to stay within the budget.",
         static_cast<double>(c.evictions), static_cast<double>(c.disk.evictions));
   if (!c.has_disk) return;

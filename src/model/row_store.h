@@ -1,0 +1,73 @@
+// Append-only bf16 rows (a layer's compressed KV entries or indexer keys) in blocks of kBlockRows
+// rows, shared between copies: copying a RowStore (a snapshot of a sequence, a prefix-cache entry,
+// the n choices of one prompt) shares every full block and copies only the partial last one, so
+// snapshots of one prefix hold its rows once and memory grows with distinct content, not with the
+// number of copies.
+//
+// Invariant: a full block is read-only and may be shared by any number of stores (and threads);
+// a partial block belongs to exactly one store, which may append to it. Truncating back into a
+// full block (a rolled-back speculative step) copies it first, since others may hold it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "tensor/bf16.h"
+
+namespace dsv4::model {
+
+class RowStore {
+ public:
+  static constexpr int64_t kBlockRows = 64;
+
+  RowStore() = default;
+  RowStore(const RowStore& o) { copy_from(o); }
+  RowStore& operator=(const RowStore& o) {
+    if (this != &o) copy_from(o);
+    return *this;
+  }
+  RowStore(RowStore&&) noexcept = default;
+  RowStore& operator=(RowStore&&) noexcept = default;
+
+  // Empty, holding rows of `width` values from now on.
+  void reset(int64_t width);
+  int64_t width() const { return width_; }
+  int64_t rows() const { return rows_; }
+  bool empty() const { return rows_ == 0; }
+
+  // A new last row (zeroed), writable until the next append, truncate or copy of this store.
+  bf16* append();
+  const bf16* row(int64_t r) const {
+    return blocks_[static_cast<size_t>(r / kBlockRows)]->data() + (r % kBlockRows) * width_;
+  }
+  // Keeps the first `rows` rows (rows <= this->rows()).
+  void truncate(int64_t rows);
+
+  // All rows, contiguous (rows() x width() values), and the reverse (values.size() must be a
+  // multiple of width()).
+  std::vector<bf16> to_vector() const;
+  void assign(std::span<const bf16> values);
+
+  // Bytes this store's blocks reserve (shared blocks counted in full) and, per block, an identity
+  // and its bytes: two stores that share a block report the same identity for it.
+  size_t bytes_reserved() const;
+  template <class F>
+  void for_each_block(F&& f) const {
+    for (const auto& b : blocks_) f(static_cast<const void*>(b.get()), b->capacity() * sizeof(bf16));
+  }
+
+ private:
+  using Block = std::vector<bf16>;
+  void copy_from(const RowStore& o);
+  bool tail_full() const { return rows_ % kBlockRows == 0; }
+
+  std::vector<std::shared_ptr<Block>> blocks_;
+  int64_t width_ = 0, rows_ = 0;
+};
+
+// Bitwise equal content (the blocks need not be shared).
+bool same_rows(const RowStore& a, const RowStore& b);
+
+}  // namespace dsv4::model
