@@ -7,8 +7,10 @@
 //   warm-ram   the same server, the same trace again
 //   warm-disk  a restarted server on the same directory, the trace again
 // For each: prompt tokens prefilled (prompt_cache_miss_tokens summed), prompt tokens resumed from
-// the cache, bytes written to the cache directory, wall time. Prints a Markdown table, then one
-// machine-readable line: PREFIX_CACHE_BENCH {json}.
+// the cache, bytes written to the cache directory, wall time, and the RAM tier's bytes at the end
+// (held, and what the snapshots would take without sharing the rows of common prefixes). Prints a
+// Markdown table, then one machine-readable line: PREFIX_CACHE_BENCH {json}. SKIP_OFF=1 leaves
+// out the (long) run without a cache.
 //
 //   node bench/prefix_cache_bench.mjs            # TURNS=10 START=2000 GROW=600 (tokens, roughly)
 //   TURNS=20 START=4000 GROW=630 node bench/prefix_cache_bench.mjs   # the issue's 4K -> 16K trace
@@ -69,6 +71,12 @@ async function trace(srv) {
   return { miss, hit };
 }
 
+async function ramBytes(srv) {
+  const text = await (await fetch(`${srv.url}/metrics`)).text();
+  const num = (re) => Number((re.exec(text) ?? [])[1] ?? 0);
+  return { held: num(/^dsv4_prefix_cache_bytes\{tier="ram"\} (\S+)$/m), unshared: num(/^dsv4_prefix_cache_ram_unshared_bytes (\S+)$/m) };
+}
+
 const dirBytes = (d) => readdirSync(d).reduce((s, f) => s + statSync(join(d, f)).size, 0);
 
 const dir = mkdtempSync(join(tmpdir(), 'dsv4-pc-bench-'));
@@ -79,25 +87,31 @@ async function run(name, args, keep) {
   const t0 = performance.now();
   const r = await trace(srv);
   const wall = (performance.now() - t0) / 1000;
-  rows.push({ run: name, prefilled_tokens: r.miss, cached_tokens: r.hit, disk_bytes_written: 0, wall_s: +wall.toFixed(2), srv, before });
+  const ram = await ramBytes(srv);
+  rows.push({ run: name, prefilled_tokens: r.miss, cached_tokens: r.hit, disk_bytes_written: 0, wall_s: +wall.toFixed(2),
+              ram_bytes: ram.held, ram_unshared_bytes: ram.unshared, srv, before });
   return srv;
 }
 try {
-  const off = await run('off', ['--cache-ram', '0']);
-  await off.stop();
+  if (!process.env.SKIP_OFF) {
+    const off = await run('off', ['--cache-ram', '0']);
+    await off.stop();
+  }
   const cold = await run('cold', ['--cache-dir', dir]);
+  const coldRow = rows.at(-1);
   await run('warm-ram', [], cold);
   await cold.stop();  // the queued snapshot writes finish before exit
-  rows[1].disk_bytes_written = dirBytes(dir) - rows[1].before;  // cold and warm-ram share one server
+  coldRow.disk_bytes_written = dirBytes(dir) - coldRow.before;  // cold and warm-ram share one server
   const disk = await run('warm-disk', ['--cache-dir', dir]);
   await disk.stop();
-  rows[3].disk_bytes_written = dirBytes(dir) - rows[3].before;
+  rows.at(-1).disk_bytes_written = dirBytes(dir) - rows.at(-1).before;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 const out = rows.map(({ srv, before, ...r }) => r);
 console.log(`trace: ${TURNS} turns, system ~${START} tokens, +~${GROW} tokens per turn (default model, deepseek-chat, max_tokens 8)\n`);
-console.log('| run | prompt tokens prefilled | prompt tokens from cache | disk bytes written | wall s |');
-console.log('|---|---:|---:|---:|---:|');
-for (const r of out) console.log(`| ${r.run} | ${r.prefilled_tokens} | ${r.cached_tokens} | ${r.disk_bytes_written} | ${r.wall_s} |`);
+console.log('| run | prompt tokens prefilled | prompt tokens from cache | disk bytes written | wall s | RAM held | RAM without sharing |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const r of out)
+  console.log(`| ${r.run} | ${r.prefilled_tokens} | ${r.cached_tokens} | ${r.disk_bytes_written} | ${r.wall_s} | ${r.ram_bytes} | ${r.ram_unshared_bytes} |`);
 console.log(`(warm-ram's disk bytes are counted with cold: one server)\nPREFIX_CACHE_BENCH ${JSON.stringify({ turns: TURNS, start: START, grow: GROW, runs: out })}`);

@@ -287,6 +287,7 @@ void DiskStore::write_one(const engine::Snapshot& s) {
   e.bytes = bytes.size();
   e.last_use = ++clock_;
   stats_.bytes += e.bytes;
+  stats_.written_bytes += e.bytes;
   ++stats_.writes;
   entries_.push_back(std::move(e));
   stats_.files = static_cast<int64_t>(entries_.size());

@@ -31,7 +31,7 @@ namespace dsv4::cache {
 
 struct DiskStats {
   int64_t files = 0;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, written_bytes = 0;  // held now / written since start
   int64_t writes = 0, write_failures = 0, dropped_writes = 0;
   int64_t evictions = 0, removed_bad = 0;
   bool writer = false;

@@ -119,7 +119,11 @@ static void render_cache(std::string& out, const cache::CacheStats& c) {
   scalar(out, "dsv4_prefix_cache_lookups_total", "counter", "Prompts looked up in the prefix cache.", static_cast<double>(c.lookups));
   tiers("dsv4_prefix_cache_hits_total", "counter", "Lookups that resumed from cached state, by where it was found.",
         static_cast<double>(c.ram_hits), static_cast<double>(c.disk_hits));
+  scalar(out, "dsv4_prefix_cache_misses_total", "counter", "Lookups that found no cached state.",
+         static_cast<double>(c.lookups - c.ram_hits - c.disk_hits));
   scalar(out, "dsv4_prefix_cache_hit_tokens_total", "counter", "Prompt tokens resumed from cached state.", static_cast<double>(c.hit_tokens));
+  scalar(out, "dsv4_prefix_cache_miss_tokens_total", "counter", "Prompt tokens looked up and not found in the cache.",
+         static_cast<double>(c.lookup_tokens - c.hit_tokens));
   tiers("dsv4_prefix_cache_entries", "gauge", "Snapshots held.", static_cast<double>(c.entries), static_cast<double>(c.disk.files));
   tiers("dsv4_prefix_cache_bytes", "gauge", "Bytes of snapshots held.", static_cast<double>(c.bytes), static_cast<double>(c.disk.bytes));
   scalar(out, "dsv4_prefix_cache_ram_unshared_bytes", "gauge",
@@ -129,6 +133,8 @@ static void render_cache(std::string& out, const cache::CacheStats& c) {
         static_cast<double>(c.evictions), static_cast<double>(c.disk.evictions));
   if (!c.has_disk) return;
   scalar(out, "dsv4_prefix_cache_disk_writes_total", "counter", "Snapshots written to the cache directory.", static_cast<double>(c.disk.writes));
+  scalar(out, "dsv4_prefix_cache_disk_written_bytes_total", "counter", "Bytes of snapshots written to the cache directory.",
+         static_cast<double>(c.disk.written_bytes));
   scalar(out, "dsv4_prefix_cache_disk_write_failures_total", "counter", "Snapshot writes that failed (disk full, I/O error).",
          static_cast<double>(c.disk.write_failures));
   scalar(out, "dsv4_prefix_cache_disk_removed_files_total", "counter", "Damaged, truncated or stray cache files removed.",

@@ -64,6 +64,12 @@ test('hits in RAM, then from disk after a restart; damaged files are removed; a 
   let m = await srv.metrics();
   assert.equal(m.get('dsv4_prefix_cache_hits_total', { tier: 'ram' }), 1 + (other.usage.prompt_cache_hit_tokens > 0 ? 1 : 0));
   assert.ok(m.get('dsv4_prefix_cache_disk_writes_total') >= 1);
+  assert.ok(m.get('dsv4_prefix_cache_disk_written_bytes_total') > 0);
+  assert.equal(m.get('dsv4_prefix_cache_misses_total') + m.get('dsv4_prefix_cache_hits_total', { tier: 'ram' }),
+               m.get('dsv4_prefix_cache_lookups_total'));
+  assert.equal(m.get('dsv4_prefix_cache_hit_tokens_total') + m.get('dsv4_prefix_cache_miss_tokens_total'),
+               miss.usage.prompt_tokens + ram.usage.prompt_tokens + other.usage.prompt_tokens);
+  assert.ok(m.get('dsv4_prefix_cache_ram_unshared_bytes') >= m.get('dsv4_prefix_cache_bytes', { tier: 'ram' }));
   // Graceful stop: the queued writes finish before exit.
   assert.deepEqual(await srv.stop({ signal: 'SIGTERM', ms: 30000 }), { code: 0, signal: null });
   const files = snapFiles();
@@ -87,6 +93,7 @@ test('hits in RAM, then from disk after a restart; damaged files are removed; a 
   await ask(second.client, 'A question only the second server sees?');
   const m2 = await second.srv.metrics();
   assert.equal(m2.get('dsv4_prefix_cache_disk_writes_total'), 0);
+  assert.equal(m2.get('dsv4_prefix_cache_disk_written_bytes_total'), 0);
   assert.equal(snapFiles().length, before, 'the reader wrote nothing');
   await second.srv.stop({ signal: 'SIGTERM', ms: 30000 });
   await srv.stop({ signal: 'SIGTERM', ms: 30000 });
