@@ -181,7 +181,7 @@ size_t DiskStore::longest(const PrefixHashes& ph, std::span<const int32_t> promp
   return e ? e->tokens.size() : 0;
 }
 
-std::shared_ptr<const engine::Snapshot> DiskStore::load_longest(const PrefixHashes& ph, std::span<const int32_t> prompt,
+std::shared_ptr<engine::Snapshot> DiskStore::load_longest(const PrefixHashes& ph, std::span<const int32_t> prompt,
                                                                 size_t min_len, size_t max_len) {
   for (;;) {
     std::string name;

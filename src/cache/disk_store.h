@@ -46,10 +46,10 @@ class DiskStore {
   ~DiskStore();  // finishes the queued writes
 
   // The longest stored prefix of `prompt` no longer than `max_len` and longer than `min_len`,
-  // read and verified; nullptr when there is none (or it turned out bad, which is reported and
-  // removed, or vanished).
-  std::shared_ptr<const engine::Snapshot> load_longest(const PrefixHashes& ph, std::span<const int32_t> prompt,
-                                                       size_t min_len, size_t max_len);
+  // read and verified (a fresh copy the caller may still adjust); nullptr when there is none (or
+  // it turned out bad, which is reported and removed, or vanished).
+  std::shared_ptr<engine::Snapshot> load_longest(const PrefixHashes& ph, std::span<const int32_t> prompt,
+                                                 size_t min_len, size_t max_len);
   // The length of the longest stored prefix of `prompt` (0 if none), without reading it.
   size_t longest(const PrefixHashes& ph, std::span<const int32_t> prompt) const;
   // Queues a snapshot for writing (no-op if it is on disk already, too big for the budget, or

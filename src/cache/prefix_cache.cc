@@ -1,21 +1,32 @@
 #include "cache/prefix_cache.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include <xxhash.h>
 
 #include "cache/model_identity.h"
 
 namespace dsv4::cache {
 namespace {
 
-// Every row block a snapshot's layers hold (compressed rows and indexer keys): f(id, bytes).
-template <class F>
-void for_each_block(const engine::Snapshot& s, F&& f) {
-  for (const auto* layers : {&s.seq.layers, &s.seq.mtp})
-    for (const model::LayerState& st : *layers) {
-      st.compressed.for_each_block(f);
-      st.index_keys.for_each_block(f);
+// Every row store of a snapshot's layers (compressed rows and indexer keys).
+template <class S, class F>
+void for_each_store(S& s, F&& f) {
+  for (auto* layers : {&s.seq.layers, &s.seq.mtp})
+    for (auto& st : *layers) {
+      f(st.compressed);
+      f(st.index_keys);
     }
 }
+
+// Every row block a snapshot holds: f(id, bytes).
+template <class F>
+void for_each_block(const engine::Snapshot& s, F&& f) {
+  for_each_store(s, [&](const model::RowStore& r) { r.for_each_block(f); });
+}
+
+uint64_t content_hash(const model::RowStore::Block& b) { return XXH3_64bits(b.data(), b.size() * sizeof(bf16)) | 1; }
 
 }  // namespace
 
@@ -61,9 +72,10 @@ CacheHit PrefixCache::lookup(std::span<const int32_t> prompt) {
   // A longer prefix on disk (written by an earlier run, or evicted from RAM) wins.
   if (disk_) {
     if (auto s = disk_->load_longest(ph, prompt, best_len, prompt.size())) {
+      std::lock_guard<std::mutex> l(mu_);
+      share_held_blocks_locked(*s);
       hit.snapshot = s;
       hit.from_disk = true;
-      std::lock_guard<std::mutex> l(mu_);
       insert_ram_locked(std::move(s));
     }
   }
@@ -122,16 +134,45 @@ void PrefixCache::hold_blocks_locked(const engine::Snapshot& s) {
       bytes_ += n;
     }
   });
+  // Index the full blocks new to the cache by content, for snapshots read back from disk.
+  for_each_store(s, [&](const model::RowStore& r) {
+    r.for_each_full_block([&](std::shared_ptr<const model::RowStore::Block> b) {
+      BlockUse& u = blocks_[b.get()];
+      if (u.content_hash != 0) return;
+      u.content_hash = content_hash(*b);
+      by_content_.emplace(u.content_hash, std::move(b));
+    });
+  });
 }
 
 void PrefixCache::release_blocks_locked(const engine::Snapshot& s) {
   bytes_ -= snapshot_bytes(s) - s.growing_bytes;
   for_each_block(s, [&](const void* id, size_t) {
     auto it = blocks_.find(id);
-    if (--it->second.refs == 0) {
-      bytes_ -= it->second.bytes;
-      blocks_.erase(it);
+    if (--it->second.refs > 0) return;
+    if (it->second.content_hash != 0) {
+      auto [lo, hi] = by_content_.equal_range(it->second.content_hash);
+      for (auto b = lo; b != hi; ++b)
+        if (b->second.get() == id) {
+          by_content_.erase(b);
+          break;
+        }
     }
+    bytes_ -= it->second.bytes;
+    blocks_.erase(it);
+  });
+}
+
+void PrefixCache::share_held_blocks_locked(engine::Snapshot& s) const {
+  for_each_store(s, [&](model::RowStore& r) {
+    r.replace_full_blocks([&](const std::shared_ptr<const model::RowStore::Block>& b) {
+      auto [lo, hi] = by_content_.equal_range(content_hash(*b));
+      for (auto it = lo; it != hi; ++it)
+        if (it->second->size() == b->size() &&
+            std::memcmp(it->second->data(), b->data(), b->size() * sizeof(bf16)) == 0)
+          return it->second;
+      return b;
+    });
   });
 }
 

@@ -78,11 +78,14 @@ class PrefixCache {
   struct BlockUse {
     int64_t refs = 0;
     uint64_t bytes = 0;
+    uint64_t content_hash = 0;  // full blocks only (else 0 and not in by_content_)
   };
   // Bytes inserting `s` adds: its own part plus the row blocks no held snapshot shares yet.
   uint64_t added_bytes_locked(const engine::Snapshot& s) const;
   void hold_blocks_locked(const engine::Snapshot& s);
   void release_blocks_locked(const engine::Snapshot& s);
+  // Makes a snapshot read from disk share every full row block equal to one held in RAM.
+  void share_held_blocks_locked(engine::Snapshot& s) const;
   PrefixCache(CacheOptions o, uint64_t id) : opt_(std::move(o)), model_id_(id) {}
   void insert_ram_locked(std::shared_ptr<const engine::Snapshot> s);
   void evict_locked();
@@ -94,6 +97,8 @@ class PrefixCache {
   std::list<Entry> lru_;  // most recently used first
   std::list<std::vector<int32_t>> recent_;  // the last prompts seen, newest first
   std::unordered_map<const void*, BlockUse> blocks_;  // row blocks of the held snapshots
+  // The held full blocks by content hash (xxh3 of their values).
+  std::unordered_multimap<uint64_t, std::shared_ptr<const model::RowStore::Block>> by_content_;
   uint64_t bytes_ = 0, unshared_bytes_ = 0;
   CacheStats stats_;
 };

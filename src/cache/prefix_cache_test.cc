@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <fstream>
+#include <set>
 
 #include "cache/cache_test_util.h"
 #include "cache/model_identity.h"
@@ -241,6 +242,45 @@ TEST(PrefixCacheDisk, SurvivesRestartAndContinuesIdentically) {
   EXPECT_EQ(ra.tokens, rb.tokens);
   EXPECT_EQ(rb.usage.cached_tokens, 129);
   EXPECT_TRUE(logs.lines.empty());
+}
+
+// After a restart the snapshots come back from disk one by one, each with its own copy of the
+// rows; each full block equal to one already back in RAM is shared again, so the RAM tier after a
+// restart holds the rows once, as before it.
+TEST(PrefixCacheDisk, SnapshotsReadBackShareTheRowsOfThoseInRam) {
+  const model::Model& m = golden_model("tiny-flash");
+  const auto prompt = random_tokens(1280, m.config().vocab_size, 78);
+  TempDir dir("cache-share");
+  CacheOptions o;
+  o.ram_bytes = 1ull << 30;
+  o.dir = dir.path;
+  o.disk_bytes = 1ull << 30;
+  o.min_tokens = 16;
+  auto snaps = snapshots_of(m, prompt, {512, 1280});
+  uint64_t before = 0;
+  {
+    auto c = PrefixCache::open(m, o, nullptr);
+    for (const auto& sn : snaps) (*c)->insert(sn);
+    (*c)->flush_disk();
+    before = (*c)->stats().bytes;
+  }
+  auto c = PrefixCache::open(m, o, nullptr);
+  const std::span<const int32_t> all(prompt);
+  const CacheHit h1 = (*c)->lookup(all.first(512)), h2 = (*c)->lookup(all);
+  ASSERT_TRUE(h1.snapshot && h2.snapshot);
+  EXPECT_TRUE(h1.from_disk && h2.from_disk);
+  EXPECT_TRUE(same_snapshot(*h1.snapshot, *snaps[0]));
+  EXPECT_TRUE(same_snapshot(*h2.snapshot, *snaps[1]));
+  size_t shared = 0;
+  std::set<const void*> first;
+  for (const auto& st : h1.snapshot->seq.layers)
+    st.compressed.for_each_block([&](const void* id, size_t) { first.insert(id); });
+  for (const auto& st : h2.snapshot->seq.layers)
+    st.compressed.for_each_block([&](const void* id, size_t) { shared += first.count(id); });
+  EXPECT_GT(shared, 0u) << "the 1280-token snapshot shares the 512-token one's full blocks";
+  const CacheStats st = (*c)->stats();
+  EXPECT_EQ(st.bytes, before) << "the same RAM as before the restart";
+  EXPECT_LT(st.bytes, st.unshared_bytes);
 }
 
 TEST(PrefixCacheDisk, BadFilesAreReportedRemovedAndNeverHit) {

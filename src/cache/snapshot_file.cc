@@ -195,7 +195,7 @@ Result<SnapshotHeader> decode_snapshot_header(std::string_view b, uint64_t model
   return h;
 }
 
-Result<std::shared_ptr<const engine::Snapshot>> decode_snapshot(std::string_view b, const model::Model& m, uint64_t model_id) {
+Result<std::shared_ptr<engine::Snapshot>> decode_snapshot(std::string_view b, const model::Model& m, uint64_t model_id) {
   auto h = decode_snapshot_header(b, model_id);
   if (!h.ok()) return h.status();
   const std::string_view payload = b.substr(h->header_bytes);
@@ -237,7 +237,7 @@ Result<std::shared_ptr<const engine::Snapshot>> decode_snapshot(std::string_view
                  c.vocab_size, c.hc_dim());
   s->fixed_bytes = fixed;
   s->growing_bytes = growing;
-  return std::shared_ptr<const engine::Snapshot>(std::move(s));
+  return s;
 }
 
 }  // namespace dsv4::cache

@@ -37,7 +37,7 @@ std::string encode_snapshot(const engine::Snapshot& s, uint64_t model_id);
 Result<SnapshotHeader> decode_snapshot_header(std::string_view bytes, uint64_t model_id);
 
 // The whole record: header, payload checksum, and every shape against `m.new_sequence()`.
-Result<std::shared_ptr<const engine::Snapshot>> decode_snapshot(std::string_view bytes, const model::Model& m,
+Result<std::shared_ptr<engine::Snapshot>> decode_snapshot(std::string_view bytes, const model::Model& m,
                                                                  uint64_t model_id);
 
 }  // namespace dsv4::cache

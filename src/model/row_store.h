@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <vector>
@@ -21,6 +22,7 @@ namespace dsv4::model {
 class RowStore {
  public:
   static constexpr int64_t kBlockRows = 64;
+  using Block = std::vector<bf16>;
 
   RowStore() = default;
   RowStore(const RowStore& o) { copy_from(o); }
@@ -57,9 +59,28 @@ class RowStore {
   void for_each_block(F&& f) const {
     for (const auto& b : blocks_) f(static_cast<const void*>(b.get()), b->capacity() * sizeof(bf16));
   }
+  // Every full block, shared (the caller may keep it and hand it to another store's
+  // replace_full_blocks).
+  template <class F>
+  void for_each_full_block(F&& f) const {
+    for (size_t i = 0; i < full_blocks(); ++i) f(std::shared_ptr<const Block>(blocks_[i]));
+  }
+  // Replaces each full block b by f(b), which must hold exactly b's values (the same block, or an
+  // equal one another store holds): a store decoded from disk then shares rows with those in RAM.
+  template <class F>
+  void replace_full_blocks(F&& f) {
+    for (size_t i = 0; i < full_blocks(); ++i) {
+      std::shared_ptr<const Block> r = f(std::shared_ptr<const Block>(blocks_[i]));
+      // Full blocks are never written (the invariant above), so holding them non-const is safe.
+      if (r && r != blocks_[i] && same_bits(*r, *blocks_[i])) blocks_[i] = std::const_pointer_cast<Block>(r);
+    }
+  }
 
  private:
-  using Block = std::vector<bf16>;
+  static bool same_bits(const Block& a, const Block& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(bf16)) == 0;
+  }
+  size_t full_blocks() const { return static_cast<size_t>(rows_ / kBlockRows); }
   void copy_from(const RowStore& o);
   bool tail_full() const { return rows_ % kBlockRows == 0; }
 
