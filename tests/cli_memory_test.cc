@@ -19,8 +19,8 @@ TEST(CliMemory, InfoPlanFlash) {
   const CmdResult r = run_dsv4("info --config '" + repo("configs/v4-flash.json") + "' --ctx 1048576 --parallel 2");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(has(r.out, "memory plan --ctx 1048576 --parallel 2")) << r.out;
-  // 6880 B/token x 1M = 6.72 GiB of bf16 rows per sequence; 2 sequences.
-  EXPECT_TRUE(has(r.out, "KV rows at 1048576 tokens 6.72 GiB")) << r.out;
+  // Packed rows: 3514.25 B/token x 1M = 3.43 GiB per sequence (6880 B/token as bf16); 2 sequences.
+  EXPECT_TRUE(has(r.out, "KV rows at 1048576 tokens 3.43 GiB")) << r.out;
   EXPECT_TRUE(has(r.out, "2 x per sequence")) << r.out;
   EXPECT_TRUE(has(r.out, "kv at 1048576 tokens, one sequence, 43 layers")) << r.out;
   EXPECT_TRUE(has(r.out, "7214202880 B    6880.0 B/token")) << r.out;  // V4 bf16
@@ -31,7 +31,7 @@ TEST(CliMemory, InfoPlanFlash) {
   const CmdResult j = run_dsv4("info --json --config '" + repo("configs/v4-flash.json") + "' --ctx 1048576 --parallel 2");
   ASSERT_EQ(j.rc, 0) << j.err;
   const auto p = nlohmann::json::parse(j.out)["memory_plan"];
-  EXPECT_EQ(p["kv_bytes"].get<int64_t>(), 6880ll * 1048576);
+  EXPECT_EQ(p["kv_bytes"].get<int64_t>(), 3684958208ll);  // 43 layers' rows at 1M: (584 + 68) / 4 or 584 / 128 per token
   EXPECT_EQ(p["window_ring_bytes"].get<int64_t>(), 44 * 128 * 512 * 2);
   EXPECT_EQ(p["sequences_bytes"].get<int64_t>(), 2 * p["per_sequence_bytes"].get<int64_t>());
   EXPECT_EQ(p["kv_comparison"]["v32_fp8"].get<int64_t>(), 43ll * 788 * 1048576);
@@ -43,7 +43,7 @@ TEST(CliMemory, InfoPlanFlash) {
 }
 
 TEST(CliMemory, InfoVerdict) {
-  CmdResult r = run_dsv4("info --config '" + repo("configs/v4-flash.json") + "' --ctx 1048576 --parallel 2 --memory-budget 160G");
+  CmdResult r = run_dsv4("info --config '" + repo("configs/v4-flash.json") + "' --ctx 1048576 --parallel 2 --memory-budget 155G");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(has(r.out, "does not fit")) << r.out;
   EXPECT_TRUE(has(r.out, "the largest --ctx that fits at --parallel 2 is")) << r.out;
@@ -59,10 +59,10 @@ TEST(CliMemory, InfoVerdict) {
 }
 
 TEST(CliMemory, ServeRefusesOverBudget) {
-  const CmdResult r = run_dsv4("serve -m '" + golden("tiny-flash") + "' --port 0 --ctx 65536 --parallel 4 --cache-ram 0 --memory-budget 60M");
+  const CmdResult r = run_dsv4("serve -m '" + golden("tiny-flash") + "' --port 0 --ctx 65536 --parallel 4 --cache-ram 0 --memory-budget 40M");
   EXPECT_EQ(r.rc, 1) << r.err;
   EXPECT_TRUE(has(r.err, "dsv4 serve: refusing to start: the memory plan does not fit: the plan needs")) << r.err;
-  EXPECT_TRUE(has(r.err, "(62914560 B) (--memory-budget)")) << r.err;
+  EXPECT_TRUE(has(r.err, "(41943040 B) (--memory-budget)")) << r.err;
   EXPECT_TRUE(has(r.err, "4 sequences x")) << r.err;
   EXPECT_TRUE(has(r.err, "at --ctx 65536")) << r.err;
   EXPECT_TRUE(has(r.err, "the largest --ctx that fits at --parallel 4 is")) << r.err;

@@ -26,7 +26,7 @@ void for_each_block(const engine::Snapshot& s, F&& f) {
   for_each_store(s, [&](const model::RowStore& r) { r.for_each_block(f); });
 }
 
-uint64_t content_hash(const model::RowStore::Block& b) { return XXH3_64bits(b.data(), b.size() * sizeof(bf16)) | 1; }
+uint64_t content_hash(const model::RowStore::Block& b) { return XXH3_64bits(b.data(), b.size()) | 1; }
 
 }  // namespace
 
@@ -169,7 +169,7 @@ void PrefixCache::share_held_blocks_locked(engine::Snapshot& s) const {
       auto [lo, hi] = by_content_.equal_range(content_hash(*b));
       for (auto it = lo; it != hi; ++it)
         if (it->second->size() == b->size() &&
-            std::memcmp(it->second->data(), b->data(), b->size() * sizeof(bf16)) == 0)
+            std::memcmp(it->second->data(), b->data(), b->size()) == 0)
           return it->second;
       return b;
     });

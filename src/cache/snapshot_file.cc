@@ -95,7 +95,7 @@ bool get_compressor(Reader& r, model::CompressorState* c) {
 struct RecordLayer {
   model::LayerState st;
   int64_t n_compressed = 0, n_index_keys = 0;
-  std::vector<bf16> compressed, index_keys;
+  std::vector<uint8_t> compressed, index_keys;
 };
 
 bool get_layer(Reader& r, RecordLayer* l) {
@@ -125,10 +125,10 @@ Status check_layer(RecordLayer& l, const model::LayerState& t, int64_t pos) {
   const auto rows_ok = [pos](int64_t n, int ratio) { return n >= 0 && (ratio > 0 ? n <= pos / ratio : n == 0); };
   if (!rows_ok(l.n_compressed, s.compressor.ratio) ||
       l.compressed.size() != static_cast<size_t>(l.n_compressed) * static_cast<size_t>(t.compressed.width()))
-    return error("{} compressed rows ({} values) at position {}", l.n_compressed, l.compressed.size(), pos);
+    return error("{} compressed rows ({} bytes) at position {}", l.n_compressed, l.compressed.size(), pos);
   if (!rows_ok(l.n_index_keys, s.idx_compressor.ratio) ||
       l.index_keys.size() != static_cast<size_t>(l.n_index_keys) * static_cast<size_t>(t.index_keys.width()))
-    return error("{} indexer keys ({} values) at position {}", l.n_index_keys, l.index_keys.size(), pos);
+    return error("{} indexer keys ({} bytes) at position {}", l.n_index_keys, l.index_keys.size(), pos);
   s.compressed.reset(t.compressed.width());
   s.compressed.assign(l.compressed);
   s.index_keys.reset(t.index_keys.width());

@@ -19,7 +19,7 @@
 
 namespace dsv4::cache {
 
-inline constexpr uint32_t kSnapshotFormatVersion = 1;
+inline constexpr uint32_t kSnapshotFormatVersion = 2;  // 2: packed FP8 / FP4 rows (model/kv_pack.h)
 
 // What a directory scan needs without reading the state: the header and the tokens.
 struct SnapshotHeader {

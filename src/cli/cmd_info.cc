@@ -82,10 +82,10 @@ void print_text(const std::string& source, const ModelConfig& c, const ParamCoun
   fmt::print("tensors     {} tensors, {} bytes ({}), from the {}\n", n, bytes, human_bytes(bytes), tally_source);
   for (const auto& [dt, t] : tally)
     fmt::print("  {:<8} {:>7} tensors {:>16} bytes ({})\n", dt, t.count, t.bytes, human_bytes(t.bytes));
-  fmt::print("kv cache    {:g} B/token: bf16 compressed main KV rows of CSA/HCA layers + bf16 indexer keys of CSA "
-             "layers (reference layout)\n",
-             kv.bf16_bytes_per_token);
-  fmt::print("            {:g} B/token packed (FP8 main rows 584-style, FP4 indexer keys)\n", kv.packed_bytes_per_token);
+  fmt::print("kv cache    {:g} B/token as dsv4 stores it: packed compressed main KV rows of CSA/HCA layers (FP8 + "
+             "UE8M0 per 64, bf16 RoPE part) + packed indexer keys of CSA layers (FP4 + UE8M0 per 32)\n",
+             kv.packed_bytes_per_token);
+  fmt::print("            {:g} B/token in the reference's bf16 layout\n", kv.bf16_bytes_per_token);
   fmt::print("            window rings (fixed, every layer incl. MTP, bf16): {} bytes ({})\n", kv.window_ring_bytes,
              human_bytes(kv.window_ring_bytes));
 }
@@ -210,7 +210,7 @@ Status run_info(const InfoArgs& a) {
   }
   print_text(source, cfg, p, kv, tally, tally_source);
   if (plan) {
-    fmt::print("memory plan --ctx {} --parallel {} (bf16 rows, as `dsv4 serve` holds them; docs/memory.md)\n", plan->in.ctx,
+    fmt::print("memory plan --ctx {} --parallel {} (packed FP8 / FP4 rows, as `dsv4 serve` holds them; docs/memory.md)\n", plan->in.ctx,
                plan->in.parallel);
     fmt::print("{}", plan_text(*plan));
     if (a.memory_budget >= 0) fmt::print("  budget            {}\n", verdict_text(cfg, *plan, a.memory_budget, budget_source));

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors.h"
+#include "model/kv_pack.h"
 #include "model/model.h"
 
 namespace dsv4::cli {
@@ -234,7 +235,12 @@ class Runner {
         DSV4_ASSIGN_OR_RETURN(auto kv, ref(p + "attn_kv_cache"));
         std::vector<float> mine;
         for (auto b : st.ring) mine.push_back(bf16_to_f32(b));
-        for (auto b : st.compressed.to_vector()) mine.push_back(bf16_to_f32(b));
+        const model::MainRowFormat mf = model::MainRowFormat::of(c);
+        std::vector<float> row(static_cast<size_t>(c.head_dim));
+        for (int64_t r = 0; r < st.compressed.rows(); ++r) {  // the packed rows' values (exact)
+          model::unpack_main_row(mf, st.compressed.row(r), row.data());
+          mine.insert(mine.end(), row.begin(), row.end());
+        }
         if (!dump_dir_.empty()) {
           std::ofstream f(fs::path(dump_dir_) / (p + "attn_kv_cache.f32"), std::ios::binary);
           f.write(reinterpret_cast<const char*>(mine.data()), static_cast<std::streamsize>(mine.size() * sizeof(float)));
@@ -244,7 +250,12 @@ class Runner {
       if (has(p + "indexer_kv_cache")) {
         DSV4_ASSIGN_OR_RETURN(auto kv, ref(p + "indexer_kv_cache"));
         std::vector<float> mine;
-        for (auto b : st.index_keys.to_vector()) mine.push_back(bf16_to_f32(b));
+        const model::IndexKeyFormat kf = model::IndexKeyFormat::of(c.index_head_dim);
+        std::vector<float> key(static_cast<size_t>(c.index_head_dim));
+        for (int64_t r = 0; r < st.index_keys.rows(); ++r) {
+          model::unpack_index_key(kf, st.index_keys.row(r), key.data());
+          mine.insert(mine.end(), key.begin(), key.end());
+        }
         check_rel(name + "." + p + "indexer_kv_cache", mine, kv);
       }
       DSV4_TRY(check_state(name + "." + p + "compressor", tn, p + "compressor", st.compressor));

@@ -60,8 +60,8 @@ std::string plan_text(const MemoryPlan& p) {
   o << fmt::format("  weights           {:>12}  the checkpoint, mmapped (resident once paged in; nothing is copied at load)\n",
                    human_bytes(p.weights_mapped));
   o << fmt::format("  activations       {:>12}  one step of {} rows (estimate)\n", human_bytes(p.activations), in.step_tokens);
-  o << fmt::format("  attention scratch {:>12}  one token at {} positions: indexer scores, candidate lists, one row "
-                   "vector reallocating (estimate)\n",
+  o << fmt::format("  attention scratch {:>12}  one token at {} positions: indexer scores, key chunk, candidate rows, one "
+                   "row block growing (estimate)\n",
                    human_bytes(p.attention_scratch), in.ctx);
   o << fmt::format("  prefix cache      {:>12}  --cache-ram\n", human_bytes(p.prefix_cache));
   o << fmt::format("  total             {:>12}  {} B\n", human_bytes(p.total), p.total);
@@ -77,8 +77,8 @@ std::string kv_comparison_text(const ModelConfig& cfg, int64_t tokens) {
   };
   o << fmt::format("kv at {} tokens, one sequence, {} layers (compressed rows + indexer keys; window rings apart)\n",
                    tokens, k.layers);
-  line("V4 bf16 (reference layout, stored today)", k.v4_bf16, "");
-  line("V4 packed FP8 / FP4 (issue 12's target)", k.v4_packed,
+  line("V4 bf16 (the reference's layout)", k.v4_bf16, "");
+  line("V4 packed FP8 / FP4 (as dsv4 stores it)", k.v4_packed,
        fmt::format("main {} B + indexer {} B per row", packed_main_row_bytes(cfg), packed_index_row_bytes(cfg)));
   line("V3-style MLA, bf16, same depth", k.mla_bf16,
        fmt::format("(kv_lora_rank {} + rope {}) x 2 B per token per layer", kV32KvLoraRank, kV32RopeDim));

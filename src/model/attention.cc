@@ -1,5 +1,7 @@
 #include "model/attention.h"
 
+#include "model/kv_pack.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +13,7 @@
 #include "model/block.h"
 #include "model/compressor.h"
 #include "model/indexer.h"
+#include "model/kv_pack.h"
 #include "model/linear_dispatch.h"
 #include "tensor/quant.h"
 
@@ -31,8 +34,8 @@ void init_layer_state(const ModelConfig& c, const LayerWeights& w, LayerState& s
   st.window = c.sliding_window;
   st.head_dim = c.head_dim;
   st.ring.assign(static_cast<size_t>(c.sliding_window) * c.head_dim, bf16{});
-  st.compressed.reset(c.head_dim);
-  st.index_keys.reset(w.has_indexer ? w.indexer.compressor.head_dim : 0);
+  st.compressed.reset(MainRowFormat::of(c).bytes);
+  st.index_keys.reset(w.has_indexer ? IndexKeyFormat::of(w.indexer.compressor.head_dim).bytes : 0);
   if (w.has_compressor) st.compressor.init(w.compressor.ratio, w.compressor.head_dim, w.compressor.overlap);
   if (w.has_indexer)
     st.idx_compressor.init(w.indexer.compressor.ratio, w.indexer.compressor.head_dim, w.indexer.compressor.overlap);
@@ -41,23 +44,24 @@ void init_layer_state(const ModelConfig& c, const LayerWeights& w, LayerState& s
 void sparse_attention(const float* q, int n_heads, int head_dim, const std::vector<const bf16*>& rows,
                       const float* sink, float scale, float* o) {
   const int64_t n_cand = static_cast<int64_t>(rows.size()), D = head_dim;
-  // Every candidate row as floats once for all heads (bf16 -> f32 is exact; holes are zero and
-  // masked below), then every head's q.k at once as one f32 GEMM: each score is the same
-  // fixed-order dot as kernels::bf16_row_dots (the linears' canonical order, or sequential on the
-  // scalar tier), so a score still never depends on the other rows, heads or the thread count.
   std::vector<float> kv(static_cast<size_t>(n_cand * D));
-  parallel_for(n_cand, [&](int64_t b, int64_t e) {
-    for (int64_t j = b; j < e; ++j) {
-      float* dst = &kv[j * D];
-      if (!rows[j]) {
-        std::fill_n(dst, D, 0.0f);
-        continue;
-      }
-      for (int64_t i = 0; i < D; ++i) dst[i] = bf16_to_f32(rows[j][i]);
-    }
-  });
+  std::vector<uint8_t> valid(static_cast<size_t>(n_cand));
+  for (int64_t j = 0; j < n_cand; ++j) {
+    valid[j] = rows[j] != nullptr;
+    for (int64_t i = 0; i < D; ++i) kv[j * D + i] = rows[j] ? bf16_to_f32(rows[j][i]) : 0.0f;
+  }
+  sparse_attention_f32(q, n_heads, head_dim, kv.data(), valid.data(), n_cand, sink, scale, o);
+}
+
+void sparse_attention_f32(const float* q, int n_heads, int head_dim, const float* kv, const uint8_t* valid,
+                          int64_t n_cand, const float* sink, float scale, float* o) {
+  const int64_t D = head_dim;
+  // Every head's q.k at once as one f32 GEMM over the candidate rows (bf16 / FP8 / FP4 values
+  // are exact in f32; holes are zero and masked below): each score is the same fixed-order dot
+  // as kernels::bf16_row_dots (the linears' canonical order, or sequential on the scalar tier),
+  // so a score still never depends on the other rows, heads or the thread count.
   std::vector<float> dots(static_cast<size_t>(n_heads) * n_cand);
-  if (n_cand > 0) kernels::linear_f32(q, n_heads, kv.data(), n_cand, D, dots.data());
+  if (n_cand > 0) kernels::linear_f32(q, n_heads, kv, n_cand, D, dots.data());
 
   // Heads are independent: each runs the reference's online softmax over blocks of kAttnBlock
   // candidates on its own (the same arithmetic in the same order on any thread).
@@ -72,7 +76,7 @@ void sparse_attention(const float* q, int n_heads, int head_dim, const std::vect
         const int64_t nb = std::min<int64_t>(kAttnBlock, n_cand - b0);
         float bmax = mx;
         for (int64_t j = 0; j < nb; ++j) {
-          if (!rows[b0 + j]) {
+          if (!valid[b0 + j]) {
             p[j] = -std::numeric_limits<float>::infinity();
             continue;
           }
@@ -84,13 +88,13 @@ void sparse_attention(const float* q, int n_heads, int head_dim, const std::vect
         mx = bmax;
         float bsum = 0.0f;
         for (int64_t j = 0; j < nb; ++j) {
-          p[j] = rows[b0 + j] ? std::exp(p[j] - mx) : 0.0f;
+          p[j] = valid[b0 + j] ? std::exp(p[j] - mx) : 0.0f;
           bsum += p[j];
         }
         sum = sum * rescale + bsum;
         for (int64_t i = 0; i < D; ++i) acc[i] *= rescale;
         for (int64_t j = 0; j < nb; ++j) {
-          if (!rows[b0 + j]) continue;
+          if (!valid[b0 + j]) continue;
           const float pj = round_bf16(p[j]);  // P is cast to bf16 before the P.V product
           const float* v = &kv[(b0 + j) * D];
           for (int64_t i = 0; i < D; ++i) acc[i] += pj * v[i];
@@ -153,7 +157,12 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
 
   const float scale = static_cast<float>(std::pow(static_cast<double>(D), -0.5));
   std::vector<float> cs(rd / 2), sn(rd / 2), entry(D), ientry(dih), o(n * H * D), scores;
+  const MainRowFormat mf = MainRowFormat::of(c);
+  const IndexKeyFormat kf = IndexKeyFormat::of(static_cast<int>(dih));
   std::vector<const bf16*> key_rows;
+  std::vector<bf16> key_chunk;
+  std::vector<float> cand;      // the candidates as floats [n_cand, D]
+  std::vector<uint8_t> valid;   // 0 for the window's empty slots
   for (const Segment& seg : segments)
   for (int64_t i = seg.row0; i < seg.row0 + seg.n; ++i) {
     LayerState& st = *seg.st;
@@ -175,7 +184,7 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       const int64_t wd = st.idx_compressor.width;
       if (compressor_step(w.indexer.compressor, st.idx_compressor, &iu[i * wd], &iz[i * wd], t, rope, rd, eps, true,
                           ientry.data())) {
-        store_row(ientry.data(), dih, st.index_keys.append());
+        pack_index_key(kf, ientry.data(), st.index_keys.append());
       }
       float* qi = &iq[i * nih * dih];
       for (int64_t h = 0; h < nih; ++h) {
@@ -188,10 +197,20 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       scores.resize(visible);
       {
         DSV4_PROFILE_SCOPE("attn.indexer_scores_topk");
-        key_rows.resize(visible);
-        for (int64_t s = 0; s < visible; ++s) key_rows[s] = st.index_keys.row(s);
-        indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), key_rows.data(), visible,
-                       scores.data());
+        // The packed FP4 keys back to their (exact) bf16 values a chunk at a time; each key's
+        // score depends on that key alone, so chunking changes nothing.
+        constexpr int64_t kKeyChunk = 4096;
+        key_chunk.resize(static_cast<size_t>(std::min(visible, kKeyChunk) * dih));
+        key_rows.resize(static_cast<size_t>(std::min(visible, kKeyChunk)));
+        for (int64_t k0 = 0; k0 < visible; k0 += kKeyChunk) {
+          const int64_t nk = std::min(kKeyChunk, visible - k0);
+          for (int64_t s = 0; s < nk; ++s) {
+            unpack_index_key(kf, st.index_keys.row(k0 + s), &key_chunk[s * dih]);
+            key_rows[s] = &key_chunk[s * dih];
+          }
+          indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), key_rows.data(), nk,
+                         scores.data() + k0);
+        }
         selected = topk_indices(scores.data(), visible, c.index_topk);
       }
       if (trace) {
@@ -204,27 +223,42 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       const int64_t wd = st.compressor.width;
       if (compressor_step(w.compressor, st.compressor, &cu[i * wd], &cz[i * wd], t, rope, rd, eps, false,
                           entry.data())) {
-        store_row(entry.data(), D, st.compressed.append());
+        pack_main_row(mf, entry.data(), st.compressed.append());
       }
     }
 
     // Candidates in the reference's decode order: W window slots oldest to newest (padded with
-    // "none" before the window fills), then the compressed entries.
-    std::vector<const bf16*> rows;
-    rows.reserve(W + selected.size() + st.compressed.rows());
+    // "none" before the window fills), then the compressed entries, unpacked to floats.
     const int64_t first = std::max<int64_t>(0, t - W + 1);
-    for (int64_t p = first; p <= t; ++p) rows.push_back(&st.ring[(p % W) * D]);
-    while (static_cast<int64_t>(rows.size()) < W) rows.push_back(nullptr);
-    if (w.has_indexer) {
-      for (int32_t s : selected) rows.push_back(st.compressed.row(s));
-    } else if (w.has_compressor) {
-      const int64_t visible = (t + 1) / w.compressor.ratio;
-      for (int64_t s = 0; s < visible; ++s) rows.push_back(st.compressed.row(s));
-    }
+    const int64_t n_comp = w.has_indexer ? static_cast<int64_t>(selected.size())
+                           : w.has_compressor ? (t + 1) / w.compressor.ratio
+                                              : 0;
+    const int64_t n_cand = W + n_comp;
+    cand.resize(static_cast<size_t>(n_cand * D));
+    valid.assign(static_cast<size_t>(n_cand), 1);
+    parallel_for(n_cand, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j) {
+        float* dst = &cand[j * D];
+        if (j < W) {
+          const int64_t p = first + j;
+          if (p > t) {
+            valid[j] = 0;
+            std::fill_n(dst, D, 0.0f);
+          } else {
+            const bf16* r = &st.ring[(p % W) * D];
+            for (int64_t k = 0; k < D; ++k) dst[k] = bf16_to_f32(r[k]);
+          }
+        } else {
+          const int64_t s = w.has_indexer ? selected[j - W] : j - W;
+          unpack_main_row(mf, st.compressed.row(s), dst);
+        }
+      }
+    });
     float* ot = &o[i * H * D];
     {
       DSV4_PROFILE_SCOPE("attn.core");
-      sparse_attention(qt, static_cast<int>(H), static_cast<int>(D), rows, w.attn_sink, scale, ot);
+      sparse_attention_f32(qt, static_cast<int>(H), static_cast<int>(D), cand.data(), valid.data(), n_cand, w.attn_sink,
+                           scale, ot);
     }
     for (int64_t h = 0; h < H; ++h) kernels::rope_rotate(ot + h * D + D - rd, cs.data(), sn.data(), rd / 2, true);
   }

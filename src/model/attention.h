@@ -38,5 +38,9 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
 // q [n_heads, D], rows [n_cand, D] (nullptr row = no candidate), sink [n_heads] -> o [n_heads, D].
 void sparse_attention(const float* q, int n_heads, int head_dim, const std::vector<const bf16*>& rows,
                       const float* sink, float scale, float* o);
+// The same over candidates already as floats: kv [n_cand, D], valid[j] == 0 for a hole (its row
+// is ignored).
+void sparse_attention_f32(const float* q, int n_heads, int head_dim, const float* kv, const uint8_t* valid,
+                          int64_t n_cand, const float* sink, float scale, float* o);
 
 }  // namespace dsv4::model

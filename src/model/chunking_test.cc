@@ -29,9 +29,9 @@ void expect_same_state(const LayerState& a, const LayerState& b, int layer) {
   };
   EXPECT_TRUE(same_bits(bits(a.ring), bits(b.ring))) << "ring, layer " << layer;
   EXPECT_EQ(a.compressed.rows(), b.compressed.rows()) << "layer " << layer;
-  EXPECT_TRUE(same_bits(bits(a.compressed.to_vector()), bits(b.compressed.to_vector()))) << "compressed, layer " << layer;
+  EXPECT_TRUE(same_bits(a.compressed.to_vector(), b.compressed.to_vector())) << "compressed, layer " << layer;
   EXPECT_EQ(a.index_keys.rows(), b.index_keys.rows()) << "layer " << layer;
-  EXPECT_TRUE(same_bits(bits(a.index_keys.to_vector()), bits(b.index_keys.to_vector()))) << "indexer keys, layer " << layer;
+  EXPECT_TRUE(same_bits(a.index_keys.to_vector(), b.index_keys.to_vector())) << "indexer keys, layer " << layer;
   EXPECT_TRUE(same_bits(a.compressor.kv, b.compressor.kv)) << "compressor kv, layer " << layer;
   EXPECT_TRUE(same_bits(a.compressor.score, b.compressor.score)) << "compressor score, layer " << layer;
   EXPECT_TRUE(same_bits(a.idx_compressor.kv, b.idx_compressor.kv)) << "indexer compressor, layer " << layer;

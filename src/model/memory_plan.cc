@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/kv_pack.h"
 #include "model/row_store.h"
 #include "model/schema.h"
 
@@ -17,14 +18,15 @@ int64_t compressor_state_bytes(int ratio, int64_t head_dim) {
 
 bool has_indexer(const LayerSpec& l) { return l.attn == AttnKind::kCsa; }
 
-// The bf16 vectors one sequence grows (compressed rows, indexer keys): {rows, row bytes} each.
+// The row stores one sequence grows (packed compressed rows, packed indexer keys: kv_pack.h):
+// {rows, row bytes} each.
 template <typename F>
 void for_each_growing(const ModelConfig& cfg, int64_t tokens, F&& f) {
   for (const LayerSpec& l : cfg.layers()) {
     if (l.is_mtp || l.compress_ratio == 0) continue;
     const int64_t rows = tokens / l.compress_ratio;
-    f(l, rows, int64_t{cfg.head_dim} * 2);
-    if (has_indexer(l)) f(l, rows, int64_t{cfg.index_head_dim} * 2);
+    f(l, rows, packed_main_row_bytes(cfg));
+    if (has_indexer(l)) f(l, rows, packed_index_row_bytes(cfg));
   }
 }
 
@@ -57,24 +59,19 @@ int64_t speculative_mark_bytes(const ModelConfig& cfg) {
   return b;
 }
 
-int64_t packed_main_row_bytes(const ModelConfig& cfg) {
-  const int64_t nope = cfg.head_dim - cfg.qk_rope_head_dim;
-  return (nope + (nope + 63) / 64 + 2 * int64_t{cfg.qk_rope_head_dim} + 7) / 8 * 8;
-}
+int64_t packed_main_row_bytes(const ModelConfig& cfg) { return model::MainRowFormat::of(cfg).bytes; }
 
-int64_t packed_index_row_bytes(const ModelConfig& cfg) {
-  return int64_t{cfg.index_head_dim} / 2 + (cfg.index_head_dim + 31) / 32;
-}
+int64_t packed_index_row_bytes(const ModelConfig& cfg) { return model::IndexKeyFormat::of(cfg.index_head_dim).bytes; }
 
 KvComparison kv_comparison(const ModelConfig& cfg, int64_t tokens) {
   KvComparison k;
   k.layers = cfg.num_hidden_layers;
-  k.v4_bf16 = sequence_bytes(cfg, tokens).kv;
+  k.v4_packed = sequence_bytes(cfg, tokens).kv;
   for (const LayerSpec& l : cfg.layers()) {
     if (l.is_mtp || l.compress_ratio == 0) continue;
     const int64_t rows = tokens / l.compress_ratio;
-    k.v4_packed += rows * packed_main_row_bytes(cfg);
-    if (has_indexer(l)) k.v4_packed += rows * packed_index_row_bytes(cfg);
+    k.v4_bf16 += rows * int64_t{cfg.head_dim} * 2;
+    if (has_indexer(l)) k.v4_bf16 += rows * int64_t{cfg.index_head_dim} * 2;
   }
   const int64_t lt = k.layers * tokens;
   k.mla_bf16 = lt * (kV32KvLoraRank + kV32RopeDim) * 2;
@@ -124,9 +121,11 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
                           cfg.o_lora_rank + k * (2 * cfg.moe_intermediate_size + 2 * d + 1) + 2 * d + 2 * cfg.vocab_size;
   p.activations = in.step_tokens * per_row * static_cast<int64_t>(sizeof(float));
 
-  // Per token at ctx (one at a time on the owner thread): the indexer's candidate pointers, head
-  // dots, totals, scores and top-k order over ctx/m keys; the attention candidate list (window +
-  // top-k or every HCA row); one block of rows being grown (old and new capacity both live).
+  // Per token at ctx (one at a time on the owner thread): the indexer's scores and top-k order
+  // over ctx/m keys, and per chunk of keys (kKeyChunk in attention.cc) the keys unpacked to bf16,
+  // their pointers, head dots and totals; the attention candidates (window + top-k or every HCA
+  // row) as floats with their mask and every head's scores; one block of rows being grown (old and
+  // new capacity both live).
   int64_t idx_keys = 0, cand = cfg.index_topk;
   for (const LayerSpec& l : cfg.layers()) {
     if (l.is_mtp || l.compress_ratio == 0) continue;
@@ -135,8 +134,9 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
     else
       cand = std::max(cand, ctx / l.compress_ratio);
   }
-  p.attention_scratch = idx_keys * (8 + 4 * nih + 4 + 4 + 4) + (cfg.sliding_window + cand) * 8 +
-                        2 * model::RowStore::kBlockRows * largest_row;
+  constexpr int64_t kKeyChunk = 4096;
+  p.attention_scratch = idx_keys * (4 + 4) + std::min(idx_keys, kKeyChunk) * (2 * dih + 8 + 4 * nih + 4) +
+                        (cfg.sliding_window + cand) * (4 * D + 1 + 4 * H) + 2 * model::RowStore::kBlockRows * largest_row;
   p.prefix_cache = in.prefix_cache_bytes;
   p.total = p.weights_mapped + p.sequences + p.activations + p.attention_scratch + p.prefix_cache;
   return p;

@@ -29,22 +29,23 @@ TEST(MemoryPlan, TinyFlashByHand) {
   // HCA (3, 5): 2 x (128 x 128) fp32 = 131,072.
   EXPECT_EQ(s.compressor, 2 * 32768 + 2 * 131072);
   EXPECT_EQ(s.fixed(), 356352);  // README: tiny-flash 356,352 fixed bytes
-  // 129 tokens: CSA 32 rows x (128 + 128) bf16 = 16,384 each; HCA 1 row x 128 bf16 = 256 each.
-  EXPECT_EQ(s.kv, 2 * 16384 + 2 * 256);  // README: 33,280 bytes at position 129
-  EXPECT_EQ(sequence_bytes(c, 3).kv, 0);
-  EXPECT_EQ(sequence_bytes(c, 4).kv, 2 * 512);
-
-  // 1M tokens: CSA 262,144 rows x 512 B, HCA 8,192 rows x 256 B.
-  EXPECT_EQ(sequence_bytes(c, k1M).kv, 2 * 262144 * 512 + 2 * 8192 * 256);  // 272,629,760
-  EXPECT_EQ(speculative_mark_bytes(c), 6 * 16 * 128 * 2 + 2 * 32768 + 2 * 131072);
-
-  // Packed rows: nope 64 FP8 + 1 scale + 64 bf16 rope = 193 -> 200; indexer 64 + 4 = 68.
+  // Rows are packed (kv_pack.h): main rows 64 bf16 rope + 64 FP8 + 1 scale = 193 -> 200 B;
+  // indexer keys 64 B of FP4 pairs + 4 scales = 68 B.
   EXPECT_EQ(packed_main_row_bytes(c), 200);
   EXPECT_EQ(packed_index_row_bytes(c), 68);
+  // 129 tokens: CSA 32 rows x (200 + 68) = 8,576 each; HCA 1 row x 200.
+  EXPECT_EQ(s.kv, 2 * 8576 + 2 * 200);  // 17,552 bytes at position 129
+  EXPECT_EQ(sequence_bytes(c, 3).kv, 0);
+  EXPECT_EQ(sequence_bytes(c, 4).kv, 2 * 268);
+
+  // 1M tokens: CSA 262,144 rows x 268 B, HCA 8,192 rows x 200 B.
+  EXPECT_EQ(sequence_bytes(c, k1M).kv, 2 * 262144 * 268 + 2 * 8192 * 200);  // 143,785,984
+  EXPECT_EQ(speculative_mark_bytes(c), 6 * 16 * 128 * 2 + 2 * 32768 + 2 * 131072);
+
   const KvComparison k = kv_comparison(c, k1M);
   EXPECT_EQ(k.layers, 6);
-  EXPECT_EQ(k.v4_bf16, 272629760);
-  EXPECT_EQ(k.v4_packed, 2 * 262144 * (200 + 68) + 2 * 8192 * 200);
+  EXPECT_EQ(k.v4_bf16, 2 * 262144 * 512 + 2 * 8192 * 256);  // the reference's bf16 rows: 272,629,760
+  EXPECT_EQ(k.v4_packed, 143785984);
   EXPECT_EQ(k.mla_bf16, 6 * k1M * 1152);
   EXPECT_EQ(k.v32_bf16, 6 * k1M * 1408);
   EXPECT_EQ(k.v32_fp8, 6 * k1M * 788);
@@ -58,14 +59,15 @@ TEST(MemoryPlan, TinyFlashByHand) {
   const MemoryPlan p = plan_memory(c, in);
   EXPECT_EQ(p.weights_mapped, 9773600);
   EXPECT_EQ(p.mark, speculative_mark_bytes(c));
-  // Slack: 1/8 of the rows + 16 rows per row store (2 CSA x 2 stores of 256 B rows, 2 HCA x 1).
-  EXPECT_EQ(p.growth_slack, 272629760 / 8 + 16 * (4 * 256 + 2 * 256));
-  EXPECT_EQ(p.per_sequence, 356352 + 272629760 + p.mark + p.growth_slack);
+  // Slack: 1/8 of the rows + 16 rows per row store (2 CSA x (200 + 68) B, 2 HCA x 200 B).
+  EXPECT_EQ(p.growth_slack, 143785984 / 8 + 16 * (2 * 268 + 2 * 200));
+  EXPECT_EQ(p.per_sequence, 356352 + 143785984 + p.mark + p.growth_slack);
   EXPECT_EQ(p.sequences, 2 * p.per_sequence);
   EXPECT_EQ(p.total, p.weights_mapped + p.sequences + p.activations + p.attention_scratch + 1000);
-  // Attention scratch: 262,144 indexer keys x (8 + 4*4 + 12) B, candidates (16 + 8192) x 8 B, one
-  // block of 64 rows of 256 B being grown (old and new).
-  EXPECT_EQ(p.attention_scratch, 262144 * 36 + (16 + 8192) * 8 + 2 * 64 * 256);
+  // Attention scratch: 262,144 indexer keys x (score + order) 8 B; a chunk of 4,096 keys x (256 B
+  // of bf16 + a pointer + 4 head dots + a total); candidates (16 + 8192) x (128 floats + mask + 8
+  // head scores); one block of 64 rows of 200 B being grown (old and new).
+  EXPECT_EQ(p.attention_scratch, 262144 * 8 + 4096 * (256 + 8 + 16 + 4) + (16 + 8192) * (512 + 1 + 32) + 2 * 64 * 200);
   MemoryPlanInput no_spec = in;
   no_spec.speculative = false;
   EXPECT_EQ(plan_memory(c, no_spec).mark, 0);

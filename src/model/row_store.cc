@@ -13,7 +13,7 @@ void RowStore::reset(int64_t width) {
   rows_ = 0;
 }
 
-bf16* RowStore::append() {
+uint8_t* RowStore::append() {
   assert(width_ > 0);
   if (tail_full()) {  // also when there is no block yet
     blocks_.push_back(std::make_shared<Block>());
@@ -49,14 +49,14 @@ void RowStore::truncate(int64_t rows) {
   }
 }
 
-std::vector<bf16> RowStore::to_vector() const {
-  std::vector<bf16> out;
+std::vector<uint8_t> RowStore::to_vector() const {
+  std::vector<uint8_t> out;
   out.reserve(static_cast<size_t>(rows_ * width_));
   for (const auto& b : blocks_) out.insert(out.end(), b->begin(), b->end());
   return out;
 }
 
-void RowStore::assign(std::span<const bf16> values) {
+void RowStore::assign(std::span<const uint8_t> values) {
   assert(width_ > 0 ? values.size() % static_cast<size_t>(width_) == 0 : values.empty());
   blocks_.clear();
   rows_ = width_ > 0 ? static_cast<int64_t>(values.size()) / width_ : 0;
@@ -85,7 +85,7 @@ void RowStore::copy_from(const RowStore& o) {
 bool same_rows(const RowStore& a, const RowStore& b) {
   if (a.width() != b.width() || a.rows() != b.rows()) return false;
   for (int64_t r = 0; r < a.rows(); ++r)
-    if (a.row(r) != b.row(r) && std::memcmp(a.row(r), b.row(r), static_cast<size_t>(a.width()) * sizeof(bf16)) != 0)
+    if (a.row(r) != b.row(r) && std::memcmp(a.row(r), b.row(r), static_cast<size_t>(a.width())) != 0)
       return false;
   return true;
 }

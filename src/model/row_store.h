@@ -1,5 +1,5 @@
-// Append-only bf16 rows (a layer's compressed KV entries or indexer keys) in blocks of kBlockRows
-// rows, shared between copies: copying a RowStore (a snapshot of a sequence, a prefix-cache entry,
+// Append-only rows of bytes (a layer's packed compressed KV entries or indexer keys: kv_pack.h) in
+// blocks of kBlockRows rows, shared between copies: copying a RowStore (a snapshot of a sequence, a prefix-cache entry,
 // the n choices of one prompt) shares every full block and copies only the partial last one, so
 // snapshots of one prefix hold its rows once and memory grows with distinct content, not with the
 // number of copies.
@@ -15,14 +15,13 @@
 #include <span>
 #include <vector>
 
-#include "tensor/bf16.h"
 
 namespace dsv4::model {
 
 class RowStore {
  public:
   static constexpr int64_t kBlockRows = 64;
-  using Block = std::vector<bf16>;
+  using Block = std::vector<uint8_t>;
 
   RowStore() = default;
   RowStore(const RowStore& o) { copy_from(o); }
@@ -33,31 +32,31 @@ class RowStore {
   RowStore(RowStore&&) noexcept = default;
   RowStore& operator=(RowStore&&) noexcept = default;
 
-  // Empty, holding rows of `width` values from now on.
+  // Empty, holding rows of `width` bytes from now on.
   void reset(int64_t width);
   int64_t width() const { return width_; }
   int64_t rows() const { return rows_; }
   bool empty() const { return rows_ == 0; }
 
   // A new last row (zeroed), writable until the next append, truncate or copy of this store.
-  bf16* append();
-  const bf16* row(int64_t r) const {
+  uint8_t* append();
+  const uint8_t* row(int64_t r) const {
     return blocks_[static_cast<size_t>(r / kBlockRows)]->data() + (r % kBlockRows) * width_;
   }
   // Keeps the first `rows` rows (rows <= this->rows()).
   void truncate(int64_t rows);
 
-  // All rows, contiguous (rows() x width() values), and the reverse (values.size() must be a
+  // All rows, contiguous (rows() x width() bytes), and the reverse (bytes.size() must be a
   // multiple of width()).
-  std::vector<bf16> to_vector() const;
-  void assign(std::span<const bf16> values);
+  std::vector<uint8_t> to_vector() const;
+  void assign(std::span<const uint8_t> bytes);
 
   // Bytes this store's blocks reserve (shared blocks counted in full) and, per block, an identity
   // and its bytes: two stores that share a block report the same identity for it.
   size_t bytes_reserved() const;
   template <class F>
   void for_each_block(F&& f) const {
-    for (const auto& b : blocks_) f(static_cast<const void*>(b.get()), b->capacity() * sizeof(bf16));
+    for (const auto& b : blocks_) f(static_cast<const void*>(b.get()), b->capacity());
   }
   // Every full block, shared (the caller may keep it and hand it to another store's
   // replace_full_blocks).
@@ -78,7 +77,7 @@ class RowStore {
 
  private:
   static bool same_bits(const Block& a, const Block& b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(bf16)) == 0;
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
   }
   size_t full_blocks() const { return static_cast<size_t>(rows_ / kBlockRows); }
   void copy_from(const RowStore& o);

@@ -35,8 +35,7 @@ StateBytes state_bytes(const Sequence& s) {
   StateBytes b;
   auto add = [&](const LayerState& st) {
     b.fixed += st.ring.size() * sizeof(bf16) + compressor_bytes(st.compressor) + compressor_bytes(st.idx_compressor);
-    b.growing += static_cast<size_t>(st.compressed.rows() * st.compressed.width() + st.index_keys.rows() * st.index_keys.width()) *
-                 sizeof(bf16);
+    b.growing += static_cast<size_t>(st.compressed.rows() * st.compressed.width() + st.index_keys.rows() * st.index_keys.width());
   };
   for (const auto& st : s.layers) add(st);
   for (const auto& st : s.mtp) add(st);
