@@ -59,10 +59,10 @@ TEST(CliMemory, InfoVerdict) {
 }
 
 TEST(CliMemory, ServeRefusesOverBudget) {
-  const CmdResult r = run_dsv4("serve -m '" + golden("tiny-flash") + "' --port 0 --ctx 65536 --parallel 4 --cache-ram 0 --memory-budget 40M");
+  const CmdResult r = run_dsv4("serve -m '" + golden("tiny-flash") + "' --port 0 --ctx 65536 --parallel 4 --cache-ram 0 --memory-budget 50M");
   EXPECT_EQ(r.rc, 1) << r.err;
   EXPECT_TRUE(has(r.err, "dsv4 serve: refusing to start: the memory plan does not fit: the plan needs")) << r.err;
-  EXPECT_TRUE(has(r.err, "(41943040 B) (--memory-budget)")) << r.err;
+  EXPECT_TRUE(has(r.err, "(52428800 B) (--memory-budget)")) << r.err;
   EXPECT_TRUE(has(r.err, "4 sequences x")) << r.err;
   EXPECT_TRUE(has(r.err, "at --ctx 65536")) << r.err;
   EXPECT_TRUE(has(r.err, "the largest --ctx that fits at --parallel 4 is")) << r.err;

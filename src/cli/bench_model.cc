@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "model/synthetic_context.h"
+
 namespace dsv4::cli {
 namespace {
 
@@ -64,14 +66,26 @@ Result<ModelTiming> time_model(const model::Model& m, const ModelBenchOptions& o
     DSV4_ASSIGN_OR_RETURN(logits, feed(m, seq, filler, o.chunk));
   }
   r.decode_ctx0 = ctx;
-  start_profile(o.profile);
-  t0 = Clock::now();
-  for (int64_t i = 0; i < o.gen; ++i) {  // greedy: the next input is the argmax
-    const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    const int32_t tok[1] = {next};
-    DSV4_ASSIGN_OR_RETURN(logits, m.forward(seq, tok, 1));
+  const model::Sequence after_prompt = o.sweep.empty() ? model::Sequence{} : seq;
+  const std::vector<float> prompt_logits = o.sweep.empty() ? std::vector<float>{} : logits;
+  auto decode = [&](model::Sequence& s, std::vector<float> lg, bool profile) -> Result<PhaseTiming> {
+    start_profile(profile);
+    const auto d0 = Clock::now();
+    for (int64_t i = 0; i < o.gen; ++i) {  // greedy: the next input is the argmax
+      const int32_t next = static_cast<int32_t>(std::max_element(lg.begin(), lg.end()) - lg.begin());
+      const int32_t tok[1] = {next};
+      DSV4_ASSIGN_OR_RETURN(lg, m.forward(s, tok, 1));
+    }
+    return PhaseTiming{o.gen, since(d0), stop_profile(profile)};
+  };
+  DSV4_ASSIGN_OR_RETURN(r.decode, decode(seq, logits, o.profile));
+  for (int64_t c : o.sweep) {
+    if (c < o.prompt) return error("--ctx {} is shorter than --prompt {}", c, o.prompt);
+    model::Sequence s = after_prompt;  // shares the prompt's rows
+    model::fill_synthetic_context(m.config(), s, c, static_cast<uint64_t>(c));
+    DSV4_ASSIGN_OR_RETURN(PhaseTiming t, decode(s, prompt_logits, o.profile));
+    r.sweep.push_back({c, std::move(t)});
   }
-  r.decode = {o.gen, since(t0), stop_profile(o.profile)};
   return r;
 }
 

@@ -21,6 +21,12 @@ struct PhaseTiming {
 struct ModelTiming {
   PhaseTiming prefill, decode;
   int64_t decode_ctx0 = 0;  // context length when decode starts
+  // With ModelBenchOptions::sweep: decode from each synthetic context length.
+  struct AtCtx {
+    int64_t ctx = 0;
+    PhaseTiming decode;
+  };
+  std::vector<AtCtx> sweep;
 };
 
 struct ModelBenchOptions {
@@ -29,6 +35,9 @@ struct ModelBenchOptions {
   int64_t ctx = 0;      // context length decode starts from (>= prompt; filled untimed); 0 = prompt
   int chunk = 256;      // prefill chunk
   bool profile = true;
+  // Also decode `gen` tokens from each of these context lengths (>= prompt), the rows beyond the
+  // prompt filled synthetically (model/synthetic_context.h): decode cost vs context.
+  std::vector<int64_t> sweep;
 };
 
 // Deterministic token ids in [2, vocab) (never BOS 0 / EOS 1 of the V4 vocabularies).

@@ -4,9 +4,11 @@
 //   (c) the yardsticks from the config: bytes read per decoded token, FLOPs per prefilled token;
 // then achieved GB/s and GFLOP/s as fractions of (a), a per-op profile of each phase, and a last
 // line `decode_tps=... prefill_tps=... decode_bw_fraction=... prefill_peak_fraction=...`.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -32,7 +34,17 @@ struct BenchOptions {
   int reps = 5;
   int64_t gemm_m = 512, gemm_n = 4096, gemm_k = 4096;
   bool warm = true;
+  std::vector<int64_t> ctx;  // one: decode starts there (filled for real); several: the sweep
+  bool synthetic = false;
 };
+
+// A scope's ms per token in a phase's profile (0 when absent).
+double scope_ms_per_token(const PhaseTiming& t, const char* name) {
+  double s = 0;
+  for (const profile::Entry& e : t.profile)
+    if (e.name == name) s += e.seconds;
+  return t.tokens > 0 ? s * 1e3 / static_cast<double>(t.tokens) : 0;
+}
 
 // Kernel threads: the engine's pool, and OpenMP's (oneDNN's runtime).
 void set_threads(int n) {
@@ -58,7 +70,10 @@ void print_profile(const char* phase, const PhaseTiming& t) {
              rest * 1e3, rest * 1e3 / t.tokens, 100 * rest / t.seconds);
 }
 
-int bench(const BenchOptions& o) {
+int bench(BenchOptions o) {
+  if (o.ctx.size() == 1 && !o.synthetic) o.run.ctx = o.ctx[0];
+  else o.run.sweep = o.ctx;
+  std::sort(o.run.sweep.begin(), o.run.sweep.end());
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (o.run.prompt < 1) return fail("bench", "--prompt must be >= 1");
   if (o.run.gen < 1) return fail("bench", "--gen must be >= 1");
@@ -133,6 +148,24 @@ int bench(const BenchOptions& o) {
   print_profile("decode", timing->decode);
   fmt::print("decode_tps={:.4g} prefill_tps={:.4g} decode_bw_fraction={:.4g} prefill_peak_fraction={:.4g}\n",
              decode_tps, prefill_tps, bw_fraction, peak_fraction);
+  if (timing->sweep.empty()) return 0;
+
+  // Decode cost vs context: the rows beyond the prompt are synthetic (valid packed values of the
+  // right shape and number, not a real prompt's), since only what decode costs is measured.
+  fmt::print("decode vs context (SYNTHETIC rows beyond the {}-token prompt; {} tokens decoded at each):\n", o.run.prompt,
+             o.run.gen);
+  std::string by_ctx;
+  const double base = timing->sweep.front().decode.tokens_per_s();
+  for (const auto& s : timing->sweep) {
+    const double tps = s.decode.tokens_per_s();
+    const DecodeBytes b = decode_bytes_per_token(cfg, s.ctx + o.run.gen / 2);
+    fmt::print("  ctx {:>8}: {:8.3f} tok/s ({:.3f} of ctx {}), KV read {:.4f} GB/token; indexer scores + top-k {:.2f} "
+               "ms/token, attention core {:.2f} ms/token\n",
+               s.ctx, tps, base > 0 ? tps / base : 0, timing->sweep.front().ctx, b.kv / 1e9,
+               scope_ms_per_token(s.decode, "attn.indexer_scores_topk"), scope_ms_per_token(s.decode, "attn.core"));
+    by_ctx += fmt::format("{}{}:{:.4g}", by_ctx.empty() ? "" : ",", s.ctx, tps);
+  }
+  fmt::print("decode_tps_by_ctx={}\n", by_ctx);
   return 0;
 }
 
@@ -144,7 +177,11 @@ void add_bench(CLI::App& app, int* rc) {
   cmd->add_option("-m,--model", o->model_dir, "checkpoint directory (default: the built-in default model)");
   cmd->add_option("--prompt", o->run.prompt, "prompt tokens to prefill (timed; default 64)");
   cmd->add_option("--gen", o->run.gen, "tokens to decode (timed, greedy; default 16)");
-  cmd->add_option("--ctx", o->run.ctx, "context length decode starts from (filled untimed; default: --prompt)");
+  cmd->add_option("--ctx", o->ctx,
+                  "context length decode starts from (filled untimed; default: --prompt); several (4096,65536,...): "
+                  "decode at each, the rows beyond the prompt synthetic, last line decode_tps_by_ctx=...")
+      ->delimiter(',');
+  cmd->add_flag("--synthetic", o->synthetic, "fill the context synthetically even for one --ctx");
   cmd->add_option("--chunk", o->run.chunk, "prefill chunk size (default 256)");
   cmd->add_option("--threads", o->threads, "kernel threads (default: all hardware threads)");
   cmd->add_option("--bw-mb", o->bw_mb, "bandwidth buffer in MiB, far beyond the LLC (default 2048)");

@@ -1,7 +1,5 @@
 #include "model/attention.h"
 
-#include "model/kv_pack.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,6 +19,7 @@ namespace dsv4::model {
 namespace {
 
 constexpr int kAttnBlock = 64;  // candidates per online-softmax block in the reference kernel
+constexpr int64_t kKeyChunk = kIndexerKeyChunk;
 
 int64_t compressor_width(const CompressorWeights& cw) { return (cw.overlap ? 2 : 1) * int64_t{cw.head_dim}; }
 
@@ -159,8 +158,6 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
   std::vector<float> cs(rd / 2), sn(rd / 2), entry(D), ientry(dih), o(n * H * D), scores;
   const MainRowFormat mf = MainRowFormat::of(c);
   const IndexKeyFormat kf = IndexKeyFormat::of(static_cast<int>(dih));
-  std::vector<const bf16*> key_rows;
-  std::vector<bf16> key_chunk;
   std::vector<float> cand;      // the candidates as floats [n_cand, D]
   std::vector<uint8_t> valid;   // 0 for the window's empty slots
   for (const Segment& seg : segments)
@@ -197,20 +194,19 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
       scores.resize(visible);
       {
         DSV4_PROFILE_SCOPE("attn.indexer_scores_topk");
-        // The packed FP4 keys back to their (exact) bf16 values a chunk at a time; each key's
-        // score depends on that key alone, so chunking changes nothing.
-        constexpr int64_t kKeyChunk = 4096;
-        key_chunk.resize(static_cast<size_t>(std::min(visible, kKeyChunk) * dih));
-        key_rows.resize(static_cast<size_t>(std::min(visible, kKeyChunk)));
-        for (int64_t k0 = 0; k0 < visible; k0 += kKeyChunk) {
-          const int64_t nk = std::min(kKeyChunk, visible - k0);
-          for (int64_t s = 0; s < nk; ++s) {
-            unpack_index_key(kf, st.index_keys.row(k0 + s), &key_chunk[s * dih]);
-            key_rows[s] = &key_chunk[s * dih];
+        // The packed FP4 keys back to their (exact) values as floats a chunk at a time, chunks over
+        // the thread pool; each key's score depends on that key alone, so neither the chunking
+        // nor the thread count changes anything.
+        const int64_t n_chunks = (visible + kKeyChunk - 1) / kKeyChunk;
+        parallel_for(n_chunks, [&](int64_t c0, int64_t c1) {
+          std::vector<float> keys(static_cast<size_t>(kKeyChunk * dih));
+          for (int64_t ch = c0; ch < c1; ++ch) {
+            const int64_t k0 = ch * kKeyChunk, nk = std::min(kKeyChunk, visible - k0);
+            for (int64_t s = 0; s < nk; ++s) unpack_index_key(kf, st.index_keys.row(k0 + s), &keys[s * dih]);
+            indexer_scores_f32(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), keys.data(), nk,
+                               scores.data() + k0);
           }
-          indexer_scores(qi, &iw[i * nih], static_cast<int>(nih), static_cast<int>(dih), key_rows.data(), nk,
-                         scores.data() + k0);
-        }
+        });
         selected = topk_indices(scores.data(), visible, c.index_topk);
       }
       if (trace) {

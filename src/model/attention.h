@@ -34,6 +34,10 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
 void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTable& rope, LayerState& st,
                        const float* a, int64_t n, int64_t pos0, float* out, LayerTrace* trace);
 
+// Indexer keys are unpacked and scored this many at a time, one chunk per thread at once
+// (model/memory_plan.cc counts the scratch).
+inline constexpr int64_t kIndexerKeyChunk = 512;
+
 // One head group of the sparse attention core for a single query (exposed for tests):
 // q [n_heads, D], rows [n_cand, D] (nullptr row = no candidate), sink [n_heads] -> o [n_heads, D].
 void sparse_attention(const float* q, int n_heads, int head_dim, const std::vector<const bf16*>& rows,

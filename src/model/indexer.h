@@ -13,6 +13,12 @@ namespace dsv4::model {
 // keys: n_visible rows of head_dim bf16 values. Writes scores[n_visible] (bf16 values).
 void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, const bf16* const* keys,
                     int64_t n_visible, float* scores);
+// The same over keys as floats, contiguous [n_visible, head_dim] (bitwise the same scores).
+void indexer_scores_f32(const float* q, const float* w, int n_heads, int head_dim, const float* keys,
+                        int64_t n_visible, float* scores);
+// Per key: the heads' q.k dots [n_heads, n_visible] combined as the reference does (bf16 einsum,
+// relu, times the head weight in bf16, summed over heads in fp32, rounded).
+void combine_heads(const float* dots, const float* w, int n_heads, int64_t n_visible, float* scores);
 // The same over keys stored contiguously: [n_visible, head_dim].
 void indexer_scores(const float* q, const float* w, int n_heads, int head_dim, const bf16* keys, int64_t n_visible,
                     float* scores);

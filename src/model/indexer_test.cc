@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -19,6 +20,27 @@ namespace {
 using test_values::to_bf16;
 using test_values::bf16_ulp;
 using test_values::random_bf16_values;
+
+// The f32-keys path (one GEMM over a chunk of unpacked keys, what attention uses) gives bitwise
+// the scores of the bf16 row path, for head dims on and off the 16-lane boundary and any chunking.
+TEST(IndexerScores, F32KeysGiveTheSameScoresAsBf16Rows) {
+  for (int head_dim : {128, 40, 64}) {
+    const int n_heads = 8;
+    const int64_t n_keys = 300;
+    const std::vector<float> q = random_bf16_values(n_heads * head_dim, 1.0f, 11);
+    const std::vector<float> w = random_bf16_values(n_heads, 0.3f, 12);
+    const std::vector<float> kf = random_bf16_values(n_keys * head_dim, 1.0f, 13);
+    std::vector<bf16> keys(kf.size());
+    for (size_t i = 0; i < kf.size(); ++i) keys[i] = f32_to_bf16(kf[i]);
+    std::vector<float> a(n_keys), b(n_keys, NAN);
+    indexer_scores(q.data(), w.data(), n_heads, head_dim, keys.data(), n_keys, a.data());
+    for (int64_t k0 = 0; k0 < n_keys; k0 += 77)  // chunks of 77 keys
+      indexer_scores_f32(q.data(), w.data(), n_heads, head_dim, &kf[k0 * head_dim], std::min<int64_t>(77, n_keys - k0),
+                         &b[k0]);
+    for (int64_t s = 0; s < n_keys; ++s)
+      ASSERT_EQ(std::bit_cast<uint32_t>(a[s]), std::bit_cast<uint32_t>(b[s])) << "dim " << head_dim << " key " << s;
+  }
+}
 
 TEST(IndexerScores, MatchBf16Formulation) {
   const int n_heads = 3, head_dim = 40;

@@ -1,6 +1,7 @@
 #include "model/kv_pack.h"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -83,12 +84,29 @@ void pack_index_key(const IndexKeyFormat& f, const float* key, uint8_t* out) {
   }
 }
 
+// Both e2m1 values of every byte (low nibble first), decoded once.
+const std::array<std::array<float, 2>, 256>& e2m1_pairs() {
+  static const auto table = [] {
+    std::array<std::array<float, 2>, 256> t{};
+    for (int b = 0; b < 256; ++b) t[b] = {fp4_e2m1_to_f32(static_cast<uint8_t>(b & 0xf)), fp4_e2m1_to_f32(static_cast<uint8_t>(b >> 4))};
+    return t;
+  }();
+  return table;
+}
+
 void unpack_index_key(const IndexKeyFormat& f, const uint8_t* in, float* key) {
+  // (Scoring a long context unpacks every key once per query: one table load and two exact
+  // products per byte.)
+  const auto& pairs = e2m1_pairs();
   const uint8_t* scales = in + f.dim / 2;
-  for (int i = 0; i < f.dim; i += 2) {
-    const float s = ue8m0_to_f32(scales[i / kKeyBlock]);
-    key[i] = fp4_e2m1_to_f32(in[i / 2] & 0xf) * s;
-    key[i + 1] = fp4_e2m1_to_f32(in[i / 2] >> 4) * s;
+  for (int b = 0; b < f.dim / kKeyBlock; ++b) {
+    const float s = ue8m0_to_f32(scales[b]);
+    const uint8_t* codes = in + b * (kKeyBlock / 2);
+    float* out = key + b * kKeyBlock;
+    for (int i = 0; i < kKeyBlock / 2; ++i) {
+      out[2 * i] = pairs[codes[i]][0] * s;
+      out[2 * i + 1] = pairs[codes[i]][1] * s;
+    }
   }
 }
 

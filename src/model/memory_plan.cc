@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/attention.h"
 #include "model/kv_pack.h"
 #include "model/row_store.h"
 #include "model/schema.h"
@@ -122,8 +123,8 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
   p.activations = in.step_tokens * per_row * static_cast<int64_t>(sizeof(float));
 
   // Per token at ctx (one at a time on the owner thread): the indexer's scores and top-k order
-  // over ctx/m keys, and per chunk of keys (kKeyChunk in attention.cc) the keys unpacked to bf16,
-  // their pointers, head dots and totals; the attention candidates (window + top-k or every HCA
+  // over ctx/m keys, and per chunk of keys (kIndexerKeyChunk) the keys unpacked to floats,
+  // head dots and totals; the attention candidates (window + top-k or every HCA
   // row) as floats with their mask and every head's scores; one block of rows being grown (old and
   // new capacity both live).
   int64_t idx_keys = 0, cand = cfg.index_topk;
@@ -134,8 +135,9 @@ MemoryPlan plan_memory(const ModelConfig& cfg, const MemoryPlanInput& in_) {
     else
       cand = std::max(cand, ctx / l.compress_ratio);
   }
-  constexpr int64_t kKeyChunk = 4096;
-  p.attention_scratch = idx_keys * (4 + 4) + std::min(idx_keys, kKeyChunk) * (2 * dih + 8 + 4 * nih + 4) +
+  // (The key chunks are scored in parallel: up to 64 threads' chunks are counted.)
+  const int64_t chunk_keys = std::min(idx_keys, 64 * model::kIndexerKeyChunk);
+  p.attention_scratch = idx_keys * (4 + 4) + chunk_keys * (4 * dih + 4 * nih + 4) +
                         (cfg.sliding_window + cand) * (4 * D + 1 + 4 * H) + 2 * model::RowStore::kBlockRows * largest_row;
   p.prefix_cache = in.prefix_cache_bytes;
   p.total = p.weights_mapped + p.sequences + p.activations + p.attention_scratch + p.prefix_cache;

@@ -64,10 +64,10 @@ TEST(MemoryPlan, TinyFlashByHand) {
   EXPECT_EQ(p.per_sequence, 356352 + 143785984 + p.mark + p.growth_slack);
   EXPECT_EQ(p.sequences, 2 * p.per_sequence);
   EXPECT_EQ(p.total, p.weights_mapped + p.sequences + p.activations + p.attention_scratch + 1000);
-  // Attention scratch: 262,144 indexer keys x (score + order) 8 B; a chunk of 4,096 keys x (256 B
-  // of bf16 + a pointer + 4 head dots + a total); candidates (16 + 8192) x (128 floats + mask + 8
+  // Attention scratch: 262,144 indexer keys x (score + order) 8 B; 64 threads' chunks of 512 keys
+  // x (128 floats + 4 head dots + a total); candidates (16 + 8192) x (128 floats + mask + 8
   // head scores); one block of 64 rows of 200 B being grown (old and new).
-  EXPECT_EQ(p.attention_scratch, 262144 * 8 + 4096 * (256 + 8 + 16 + 4) + (16 + 8192) * (512 + 1 + 32) + 2 * 64 * 200);
+  EXPECT_EQ(p.attention_scratch, 262144 * 8 + 32768 * (512 + 16 + 4) + (16 + 8192) * (512 + 1 + 32) + 2 * 64 * 200);
   MemoryPlanInput no_spec = in;
   no_spec.speculative = false;
   EXPECT_EQ(plan_memory(c, no_spec).mark, 0);
