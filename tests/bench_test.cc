@@ -67,6 +67,28 @@ TEST_F(Bench, LastLineHasPositiveFigures) {
   EXPECT_NE(r.out.find("memory: read "), std::string::npos) << r.out;
 }
 
+// Decode vs context: several --ctx values decode from each length (synthetic rows, labelled so),
+// the last line lists them in order, and the rows held match the formula.
+TEST_F(Bench, ContextSweepLastLine) {
+  const auto r = run_dsv4("bench -m '" + dir_->string() +
+                          "' --prompt 8 --gen 2 --ctx 4096,512 --bw-mb 16 --reps 1 --gemm-m 16 --gemm-n 64 --gemm-k 64 --no-warm");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("SYNTHETIC rows beyond the 8-token prompt"), std::string::npos) << r.out;
+  const std::string line = last_line(r.out);
+  static const std::regex format(R"(decode_tps_by_ctx=512:(\S+),4096:(\S+))");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(line, m, format)) << line;
+  for (int i = 1; i <= 2; ++i) EXPECT_GT(std::stod(m[i].str()), 0) << line;
+  static const std::regex rows(R"(KV rows (\S+) MiB \(formula (\S+)\))");
+  int seen = 0;
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), rows); it != std::sregex_iterator(); ++it, ++seen)
+    EXPECT_EQ((*it)[1].str(), (*it)[2].str()) << r.out;
+  EXPECT_EQ(seen, 2) << r.out;
+  const auto bad = run_dsv4("bench -m '" + dir_->string() + "' --prompt 64 --ctx 32,4096 --bw-mb 16 --reps 1 --no-warm");
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.err.find("shorter than --prompt"), std::string::npos) << bad.err;
+}
+
 TEST_F(Bench, BadInputIsOneLineError) {
   for (const char* args : {"--prompt 0 --bw-mb 16", "--gen 0 --bw-mb 16", "--bw-mb 0", "--reps 0 --bw-mb 16"}) {
     const auto r = run_dsv4("bench -m '" + dir_->string() + "' " + args);

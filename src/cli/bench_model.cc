@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/rss.h"
+#include "model/sequence_state.h"
 #include "model/synthetic_context.h"
 
 namespace dsv4::cli {
@@ -81,10 +83,14 @@ Result<ModelTiming> time_model(const model::Model& m, const ModelBenchOptions& o
   DSV4_ASSIGN_OR_RETURN(r.decode, decode(seq, logits, o.profile));
   for (int64_t c : o.sweep) {
     if (c < o.prompt) return error("--ctx {} is shorter than --prompt {}", c, o.prompt);
+    release_free_heap();  // (the previous length's rows are freed: measure this fill alone)
+    const int64_t rss0 = resident_bytes();
     model::Sequence s = after_prompt;  // shares the prompt's rows
     model::fill_synthetic_context(m.config(), s, c, static_cast<uint64_t>(c));
+    const int64_t rss1 = resident_bytes();
+    const int64_t rows = static_cast<int64_t>(model::state_bytes(s).growing);
     DSV4_ASSIGN_OR_RETURN(PhaseTiming t, decode(s, prompt_logits, o.profile));
-    r.sweep.push_back({c, std::move(t)});
+    r.sweep.push_back({c, std::move(t), rows, rss1 - rss0});
   }
   return r;
 }

@@ -25,6 +25,8 @@ struct ModelTiming {
   struct AtCtx {
     int64_t ctx = 0;
     PhaseTiming decode;
+    int64_t rows_bytes = 0;    // the sequence's compressed rows + indexer keys (model::state_bytes)
+    int64_t rss_growth = 0;    // resident memory the synthetic fill added
   };
   std::vector<AtCtx> sweep;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "cli/bench_onednn.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "model/memory_plan.h"
 #include "model/schema_cost.h"
 #ifdef DSV4_HAVE_OPENMP
 #include <omp.h>
@@ -159,10 +161,15 @@ int bench(BenchOptions o) {
   for (const auto& s : timing->sweep) {
     const double tps = s.decode.tokens_per_s();
     const DecodeBytes b = decode_bytes_per_token(cfg, s.ctx + o.run.gen / 2);
-    fmt::print("  ctx {:>8}: {:8.3f} tok/s ({:.3f} of ctx {}), KV read {:.4f} GB/token; indexer scores + top-k {:.2f} "
-               "ms/token, attention core {:.2f} ms/token\n",
-               s.ctx, tps, base > 0 ? tps / base : 0, timing->sweep.front().ctx, b.kv / 1e9,
-               scope_ms_per_token(s.decode, "attn.indexer_scores_topk"), scope_ms_per_token(s.decode, "attn.core"));
+    const std::string ops = s.decode.profile.empty()
+                                ? std::string()
+                                : fmt::format("; indexer scores + top-k {:.2f} ms/token, attention core {:.2f} ms/token",
+                                              scope_ms_per_token(s.decode, "attn.indexer_scores_topk"),
+                                              scope_ms_per_token(s.decode, "attn.core"));
+    fmt::print("  ctx {:>8}: {:8.3f} tok/s ({:.3f} of ctx {}), KV read {:.4f} GB/token{}; KV rows {:.1f} MiB (formula "
+               "{:.1f}), resident +{:.1f} MiB\n",
+               s.ctx, tps, base > 0 ? tps / base : 0, timing->sweep.front().ctx, b.kv / 1e9, ops, s.rows_bytes / 1048576.0,
+               sequence_bytes(cfg, s.ctx).kv / 1048576.0, s.rss_growth / 1048576.0);
     by_ctx += fmt::format("{}{}:{:.4g}", by_ctx.empty() ? "" : ",", s.ctx, tps);
   }
   fmt::print("decode_tps_by_ctx={}\n", by_ctx);
