@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "base/profile.h"
@@ -25,6 +26,31 @@ int64_t compressor_width(const CompressorWeights& cw) { return (cw.overlap ? 2 :
 
 void store_row(const float* src, int64_t n, bf16* dst) {
   for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
+
+// acc[i] = acc[i] * rescale, then acc[i] += p[j] * v[j][i] for j = 0..nb-1 in order: per element
+// exactly the reference's sequence of fp32 operations (a separate multiply and add; a zero p[j]
+// adds +0, which leaves every value unchanged but -0). Vectorized across i four lanes at a time
+// with the acc values kept in registers over the block, which reorders nothing within an element.
+void pv_block(float* acc, float rescale, const float* p, const float* v, int64_t nb, int64_t D) {
+  typedef float f4 __attribute__((vector_size(16)));
+  int64_t i = 0;
+  for (; i + 4 <= D; i += 4) {
+    f4 a;
+    std::memcpy(&a, acc + i, sizeof a);
+    a *= rescale;
+    for (int64_t j = 0; j < nb; ++j) {
+      f4 x;
+      std::memcpy(&x, v + j * D + i, sizeof x);
+      a += p[j] * x;
+    }
+    std::memcpy(acc + i, &a, sizeof a);
+  }
+  for (; i < D; ++i) {
+    float a = acc[i] * rescale;
+    for (int64_t j = 0; j < nb; ++j) a += p[j] * v[j * D + i];
+    acc[i] = a;
+  }
 }
 
 }  // namespace
@@ -91,13 +117,8 @@ void sparse_attention_f32(const float* q, int n_heads, int head_dim, const float
           bsum += p[j];
         }
         sum = sum * rescale + bsum;
-        for (int64_t i = 0; i < D; ++i) acc[i] *= rescale;
-        for (int64_t j = 0; j < nb; ++j) {
-          if (!valid[b0 + j]) continue;
-          const float pj = round_bf16(p[j]);  // P is cast to bf16 before the P.V product
-          const float* v = &kv[(b0 + j) * D];
-          for (int64_t i = 0; i < D; ++i) acc[i] += pj * v[i];
-        }
+        for (int64_t j = 0; j < nb; ++j) p[j] = valid[b0 + j] ? round_bf16(p[j]) : 0.0f;  // P cast to bf16 for P.V
+        pv_block(acc.data(), rescale, p.data(), &kv[b0 * D], nb, D);
       }
       sum += std::exp(sink[h] - mx);
       float* oh = o + h * D;
