@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "kernels/attn_dot.h"
@@ -36,14 +37,51 @@ void indexer_scores_f32(const float* q, const float* w, int n_heads, int head_di
   combine_heads(dots.data(), w, n_heads, n_visible, scores);
 }
 
+namespace {
+
+typedef float f4 __attribute__((vector_size(16)));
+typedef uint32_t u4 __attribute__((vector_size(16)));
+typedef int32_t i4 __attribute__((vector_size(16)));
+
+// round_bf16 on four lanes: the same bit operations as f32_to_bf16 (RNE; NaN kept quiet).
+f4 round_bf16_4(f4 x) {
+  u4 u;
+  std::memcpy(&u, &x, sizeof u);
+  const i4 nan = (u & 0x7fffffffu) > 0x7f800000u;
+  const u4 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  const u4 quiet = (u | 0x00400000u) & 0xffff0000u;
+  const u4 m = (u4)nan;  // (a bit-for-bit vector conversion)
+  const u4 r = (rounded & ~m) | (quiet & m);
+  f4 out;
+  std::memcpy(&out, &r, sizeof out);
+  return out;
+}
+
+}  // namespace
+
 void combine_heads(const float* dots, const float* w, int n_heads, int64_t n_visible, float* scores) {
-  std::vector<float> total(static_cast<size_t>(n_visible), 0.0f);
-  for (int h = 0; h < n_heads; ++h)
-    for (int64_t s = 0; s < n_visible; ++s) {
-      const float relu = std::max(round_bf16(dots[static_cast<size_t>(h) * n_visible + s]), 0.0f);  // bf16 einsum, relu_
-      total[s] += round_bf16(relu * w[h]);
+  // Per key the heads in order (the lanes are keys: nothing is reordered within a key).
+  int64_t s = 0;
+  for (; s + 4 <= n_visible; s += 4) {
+    f4 total = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int h = 0; h < n_heads; ++h) {
+      f4 d;
+      std::memcpy(&d, dots + static_cast<size_t>(h) * n_visible + s, sizeof d);
+      const f4 r = round_bf16_4(d);
+      const f4 relu = r < 0.0f ? f4{0.0f, 0.0f, 0.0f, 0.0f} : r;  // std::max(r, 0): NaN and -0 stay
+      total += round_bf16_4(relu * w[h]);
     }
-  for (int64_t s = 0; s < n_visible; ++s) scores[s] = round_bf16(total[s]);
+    const f4 out = round_bf16_4(total);
+    std::memcpy(scores + s, &out, sizeof out);
+  }
+  for (; s < n_visible; ++s) {
+    float total = 0.0f;
+    for (int h = 0; h < n_heads; ++h) {
+      const float relu = std::max(round_bf16(dots[static_cast<size_t>(h) * n_visible + s]), 0.0f);  // bf16 einsum, relu_
+      total += round_bf16(relu * w[h]);
+    }
+    scores[s] = round_bf16(total);
+  }
 }
 
 std::vector<int32_t> topk_indices(const float* scores, int64_t n, int64_t k) {

@@ -42,6 +42,32 @@ TEST(IndexerScores, F32KeysGiveTheSameScoresAsBf16Rows) {
   }
 }
 
+// combine_heads (four keys per vector) against the scalar formulation, with -0, NaN, negatives,
+// values on bf16 rounding ties and a tail of keys that is not a multiple of four.
+TEST(IndexerScores, CombineHeadsMatchesTheScalarFormulation) {
+  const int n_heads = 5;
+  const int64_t n = 43;
+  std::vector<float> dots = random_bf16_values(static_cast<int>(n_heads * n), 3.0f, 21);
+  for (size_t i = 0; i < dots.size(); i += 7) dots[i] += std::ldexp(1.0f, -9) * 1.5f;  // off the bf16 grid
+  dots[3] = -0.0f;
+  dots[4] = std::numeric_limits<float>::quiet_NaN();
+  dots[n + 5] = std::bit_cast<float>(0x3f808000u);  // a tie: rounds to even
+  dots[n + 6] = std::bit_cast<float>(0x3f818000u);
+  const std::vector<float> w = random_bf16_values(n_heads, 0.5f, 22);
+  std::vector<float> got(n);
+  combine_heads(dots.data(), w.data(), n_heads, n, got.data());
+  for (int64_t s = 0; s < n; ++s) {
+    float total = 0.0f;
+    for (int h = 0; h < n_heads; ++h) total += round_bf16(std::max(round_bf16(dots[h * n + s]), 0.0f) * w[h]);
+    const float want = round_bf16(total);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(got[s])) << s;
+      continue;
+    }
+    EXPECT_EQ(std::bit_cast<uint32_t>(got[s]), std::bit_cast<uint32_t>(want)) << "key " << s;
+  }
+}
+
 TEST(IndexerScores, MatchBf16Formulation) {
   const int n_heads = 3, head_dim = 40;
   const int64_t n_keys = 23;
