@@ -1,10 +1,14 @@
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
+#include <tuple>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/dist_cli.h"
 #include "cli/loaded_model.h"
 #include "cli/reply_stream.h"
 #include "engine/engine.h"
@@ -24,6 +28,40 @@ struct RunOptions {
   bool raw = false, no_mtp = false, quiet = false;
   int draft = 1;
   std::string mode = "chat", effort;
+  int copies = 1;
+  std::string logits_out;
+  dist::DistOptions dist;
+};
+
+// Every logits row tokens were drawn from, sorted by (request, choice, position): a file two
+// layouts of the same run must reproduce byte for byte. Record: u64 id, i32 choice, i64 pos,
+// u32 n, n x f32.
+struct LogitsLog {
+  struct Row {
+    uint64_t id;
+    int choice;
+    int64_t pos;
+    std::vector<float> v;
+  };
+  std::mutex mu;
+  std::vector<Row> rows;
+  Status write(const std::string& path) {
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return std::tie(a.id, a.choice, a.pos) < std::tie(b.id, b.choice, b.pos);
+    });
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) return error("--logits-out: cannot write {}", path);
+    for (const Row& r : rows) {
+      const uint32_t n = static_cast<uint32_t>(r.v.size());
+      std::fwrite(&r.id, sizeof r.id, 1, f);
+      std::fwrite(&r.choice, sizeof r.choice, 1, f);
+      std::fwrite(&r.pos, sizeof r.pos, 1, f);
+      std::fwrite(&n, sizeof n, 1, f);
+      std::fwrite(r.v.data(), sizeof(float), n, f);
+    }
+    if (std::fclose(f) != 0) return error("--logits-out: writing {} failed", path);
+    return ok_status();
+  }
 };
 
 Result<std::vector<int32_t>> parse_ids(const std::string& text) {
@@ -45,8 +83,9 @@ Result<std::vector<int32_t>> parse_ids(const std::string& text) {
 }
 
 int run(const RunOptions& o) {
-  auto lm = load_model_dir(o.model_dir);
+  auto lm = load_model_dir(o.model_dir, o.dist);
   if (!lm.ok()) return fail("run", lm.message());
+  if (lm->worker_rc) return *lm->worker_rc;
   const model::Model& m = *lm->model;
   const Tokenizer* tok = lm->tokenizer ? &*lm->tokenizer : nullptr;
   std::vector<int32_t> prompt;
@@ -77,19 +116,55 @@ int run(const RunOptions& o) {
   engine::EngineOptions eo;
   eo.step_tokens = o.chunk;
   eo.speculative = o.no_mtp ? 0 : o.draft;
+  LogitsLog log;
+  if (!o.logits_out.empty())
+    eo.on_logits = [&log](uint64_t id, int choice, int64_t pos, std::span<const float> v) {
+      std::lock_guard<std::mutex> l(log.mu);
+      log.rows.push_back({id, choice, pos, std::vector<float>(v.begin(), v.end())});
+    };
   engine::Engine e(m, tok, eo);
   engine::Request req;
   req.prompt = prompt;
   req.sampling = o.sampling;
   req.max_tokens = o.n;
   req.ignore_eos = o.ignore_eos;
+  // --copies K: K - 1 more requests beside the first, prompt i one token shorter each (at least
+  // one token), seed + i: they run batched with it.
+  std::vector<std::shared_ptr<engine::Stream>> others;
+  for (int i = 1; i < o.copies; ++i) {
+    engine::Request r2 = req;
+    r2.prompt.resize(std::max<size_t>(1, prompt.size() > static_cast<size_t>(i) ? prompt.size() - i : 1));
+    r2.sampling.seed = req.sampling.seed + i;
+    others.push_back(e.submit(std::move(r2)));
+  }
   Reply r = stream_reply(e, req, thinking, tok != nullptr && !o.quiet, nullptr);
   if (!r.error.empty()) return fail("run", r.error);
   std::string ids;
   for (size_t i = 0; i < r.tokens.size(); ++i) ids += (i ? "," : "") + std::to_string(r.tokens[i]);
   fmt::print("tokens: {}\n", ids);
+  for (size_t i = 0; i < others.size(); ++i) {
+    std::string more;
+    engine::Event ev;
+    while (others[i]->next(&ev)) {
+      if (ev.kind == engine::Event::Kind::kError) return fail("run", ev.error);
+      if (ev.kind == engine::Event::Kind::kToken) more += (more.empty() ? "" : ",") + std::to_string(ev.token);
+    }
+    fmt::print("tokens[{}]: {}\n", i + 1, more);
+  }
   fmt::print("finish: {}\n", engine::finish_reason_name(r.finish));
   fmt::print("{}\n", speed_line(r));
+  if (lm->dist) {
+    const dist::Traffic t = lm->dist->traffic();
+    const int64_t fed = e.stats().forward_tokens;
+    fmt::print("dist: {} ranks (pp {} x ep {}); sent {} bytes in {} messages; {:.0f} bytes per token fed "
+               "(floor {:.0f})\n",
+               lm->dist->layout().ranks(), lm->dist->layout().pp, lm->dist->layout().ep, t.bytes, t.messages,
+               static_cast<double>(t.bytes) / std::max<int64_t>(1, fed),
+               comm_floor_bytes_per_token(m.config(), lm->dist->layout()));
+  }
+  if (!o.logits_out.empty()) {
+    if (auto st = log.write(o.logits_out); !st.ok()) return fail("run", st.message());
+  }
   return 0;
 }
 
@@ -116,6 +191,10 @@ void add_run(CLI::App& app, int* rc) {
   cmd->add_option("--draft", o->draft, "MTP draft tokens per step (0 = off; the model ships one MTP layer)")
       ->check(CLI::Range(0, 1));
   cmd->add_flag("-q,--quiet", o->quiet, "do not stream the reply text");
+  cmd->add_option("--copies", o->copies, "run K requests batched: the prompt, then it one token shorter each (seed + i)")
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--logits-out", o->logits_out, "write every logits row tokens are drawn from (for layout comparisons)");
+  add_dist_options(cmd, &o->dist);
   cmd->callback([rc, o] { *rc = run(*o); });
 }
 

@@ -1,9 +1,8 @@
 #include "cli/golden_runner.h"
 
-#include <cmath>
-#include <cstdlib>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +12,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/dist_cli.h"
+#include "dist/wire.h"
 #include "io/safetensors.h"
 #include "model/kv_pack.h"
 #include "model/model.h"
@@ -202,10 +203,11 @@ class Runner {
     auto has = [&](const std::string& k) { return tn.contains(k); };
     auto ref = [&](const std::string& k) { return g_.floats(tn[k].get<std::string>()); };
     std::vector<float> x(T * row);
-    m_.embed(tokens, x.data());
+    const bool ends = m_.placement().owns_ends;  // a pipeline stage checks the layers it holds
+    if (ends) m_.embed(tokens, x.data());
     for (int l = 0; l < c.num_hidden_layers; ++l) {
       const std::string p = fmt::format("layer{}.", l);
-      if (!has(p + "out")) continue;
+      if (!has(p + "out") || !m_.weights().layers[l].loaded) continue;
       if (l > 0) {
         DSV4_ASSIGN_OR_RETURN(x, ref(fmt::format("layer{}.out", l - 1)));
       }
@@ -262,7 +264,7 @@ class Runner {
       DSV4_TRY(check_state(name + "." + p + "indexer_compressor", tn, p + "indexer_compressor", st.idx_compressor));
     }
     const std::string last = fmt::format("layer{}.out", c.num_hidden_layers - 1);
-    if (!has(last)) return ok_status();
+    if (!has(last) || !ends) return ok_status();
     DSV4_ASSIGN_OR_RETURN(auto final_state, ref(last));
     if (has("all_logits") || has("logits_last")) {
       const bool all = has("all_logits");
@@ -339,7 +341,57 @@ Result<GoldenSummary> run_golden(const GoldenOptions& opt, std::FILE* out) {
   const std::string ck = opt.model_dir.empty() ? (base / man.value("checkpoint", "checkpoint")).string() : opt.model_dir;
   Golden g;
   DSV4_ASSIGN_OR_RETURN(g.file, SafetensorsFile::open((base / man.value("golden_file", "goldens.safetensors")).string()));
-  DSV4_ASSIGN_OR_RETURN(auto model, model::Model::load(ck));
+  std::unique_ptr<dist::Session> session;
+  std::unique_ptr<model::Model> model;
+  DSV4_TRY(check_not_accidentally_parallel(opt.dist));
+  // Under --pp the leader of every later stage first runs the probe cases on the layers it holds
+  // and reports to rank 0 (which waits for those reports before it needs the stages), then serves.
+  std::vector<Totals> stage_totals;
+  if (opt.dist.requested()) {
+    dist::share_cores_between_local_ranks();
+    DSV4_ASSIGN_OR_RETURN(session, dist::Session::start(ck, opt.dist));
+    const dist::Layout& lo = session->layout();
+    if (!session->is_root()) {
+      const model::Placement p = lo.placement(session->rank());
+      if (p.owns_attention) {  // a stage leader (stage > 0)
+        char* text = nullptr;
+        size_t len = 0;
+        std::FILE* mem = open_memstream(&text, &len);
+        Runner pr(*session->model(), g, mem, "");
+        Status st;
+        for (const auto& cs : man["cases"])
+          if (st.ok() && cs.value("mode", "") == "probe") st = pr.run_probe(cs);
+        if (!st.ok()) pr.line(false, fmt::format("stage {} probe: {}", lo.stage_of(session->rank()), st.message()));
+        std::fclose(mem);
+        dist::Writer w;
+        w.put<double>(pr.totals.worst_layer);
+        w.put<double>(pr.totals.decisions);
+        w.put<uint8_t>(pr.totals.fail ? 1 : 0);
+        w.put_array(text, len);
+        std::free(text);
+        session->comm()->send(0, dist::kTagReport, w.bytes(), "golden probe report");
+      }
+      GoldenSummary w;
+      w.worker = true;
+      w.pass = session->serve() == 0;
+      return w;
+    }
+    for (int s = 1; s < lo.pp; ++s) {
+      const auto b = session->comm()->recv(lo.leader_of_stage(s), dist::kTagReport, false, "golden probe report");
+      dist::Reader r(b);
+      Totals t;
+      t.worst_layer = r.get<double>();
+      t.decisions = r.get<double>();
+      t.fail = r.get<uint8_t>() != 0;
+      std::string text(b.size() - 17, '\0');
+      r.get_array(text.data(), text.size());
+      fmt::print(out, "{}", text);
+      stage_totals.push_back(t);
+    }
+    model = std::move(session->model());
+  } else {
+    DSV4_ASSIGN_OR_RETURN(model, model::Model::load(ck));
+  }
   if (man.contains("vocab_size") && man["vocab_size"].get<int64_t>() != model->config().vocab_size)
     return error("{}: manifest vocab_size {} does not match the model's {}", opt.manifest,
                  man["vocab_size"].get<int64_t>(), model->config().vocab_size);
@@ -356,6 +408,11 @@ Result<GoldenSummary> run_golden(const GoldenOptions& opt, std::FILE* out) {
     }
   } catch (const json::exception& e) {
     return error("{}: malformed case: {}", opt.manifest, e.what());
+  }
+  for (const Totals& st : stage_totals) {
+    r.totals.worst_layer = std::max(r.totals.worst_layer, st.worst_layer);
+    r.totals.decisions = std::min(r.totals.decisions, st.decisions);
+    r.totals.fail = r.totals.fail || st.fail;
   }
   GoldenSummary s;
   const Totals& t = r.totals;

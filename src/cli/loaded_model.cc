@@ -3,13 +3,25 @@
 #include <filesystem>
 
 #include "cli/default_model.h"
+#include "cli/dist_cli.h"
 
 namespace dsv4::cli {
 
-Result<LoadedModel> load_model_dir(const std::string& dir) {
+Result<LoadedModel> load_model_dir(const std::string& dir, const dist::DistOptions& d) {
   LoadedModel lm;
   lm.dir = dir.empty() ? default_model_dir() : dir;
-  DSV4_ASSIGN_OR_RETURN(lm.model, model::Model::load(lm.dir));
+  DSV4_TRY(check_not_accidentally_parallel(d));
+  if (d.requested()) {
+    dist::share_cores_between_local_ranks();
+    DSV4_ASSIGN_OR_RETURN(lm.dist, dist::Session::start(lm.dir, d));
+    if (!lm.dist->is_root()) {
+      lm.worker_rc = lm.dist->serve();
+      return lm;
+    }
+    lm.model = std::move(lm.dist->model());
+  } else {
+    DSV4_ASSIGN_OR_RETURN(lm.model, model::Model::load(lm.dir));
+  }
   const std::string tok_path = (std::filesystem::path(lm.dir) / "tokenizer.json").string();
   if (std::filesystem::exists(tok_path)) {
     DSV4_ASSIGN_OR_RETURN(auto t, Tokenizer::load(tok_path));

@@ -49,7 +49,10 @@ Result<SafetensorsIndex> parse_safetensors_index(std::string_view text, std::str
   return index;
 }
 
-Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path) {
+Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path) { return open(path, nullptr); }
+
+Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path,
+                                                     const std::function<bool(std::string_view)>& wanted) {
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
   std::error_code ec;
   std::vector<std::string> files;
@@ -64,11 +67,15 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path) {
     if (fs::exists(index_path, ec)) {
       DSV4_ASSIGN_OR_RETURN(std::string text, read_text(index_path));
       DSV4_ASSIGN_OR_RETURN(index, parse_safetensors_index(text, index_path));
+      std::set<std::string> needed;
+      for (const auto& [name, shard] : index->weight_map)
+        if (!wanted || wanted(name)) needed.insert(shard);
       for (const auto& s : index->shards) {
         const std::string p = (fs::path(path) / s).string();
         if (!fs::exists(p, ec)) return error("{}: shard '{}' listed in the index is missing", index_path, s);
-        files.push_back(p);
+        if (needed.count(s)) files.push_back(p);
       }
+      ck->shards_listed_ = static_cast<int64_t>(index->shards.size());
     } else {
       for (const auto& e : fs::directory_iterator(path, ec))
         if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
@@ -97,9 +104,12 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path) {
     }
     ck->shards_.push_back(std::move(sf));
   }
+  if (ck->shards_listed_ == 0) ck->shards_listed_ = static_cast<int64_t>(files.size());
+  std::set<std::string> opened;
+  for (const auto& f : files) opened.insert(fs::path(f).filename().string());
   if (index)
     for (const auto& [name, shard] : index->weight_map)
-      if (!ck->by_name_.count(name))
+      if (opened.count(shard) && !ck->by_name_.count(name))
         return error("{}: tensor '{}' is listed in the index but absent from shard {}", index_path, name,
                      (fs::path(path) / shard).string());
   return ck;

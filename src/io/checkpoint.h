@@ -2,6 +2,7 @@
 // model.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard}}).
 // All shards are mmap'd; tensors are looked up by their Hugging Face name.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,12 @@ class Checkpoint {
   // With an index, every listed shard must exist, every listed tensor must be in its shard, and
   // every tensor of a shard must be listed under that shard; a name may appear in one shard only.
   static Result<std::unique_ptr<Checkpoint>> open(const std::string& path);
+  // The same, but with an index only the shards holding at least one tensor `wanted` accepts are
+  // opened (and mapped): a pipeline stage maps only its layers' shards. Tensors of the shards
+  // left closed are unknown to find() (the index entries of the opened shards are still checked).
+  static Result<std::unique_ptr<Checkpoint>> open(const std::string& path,
+                                                  const std::function<bool(std::string_view)>& wanted);
+  int64_t shards_listed() const { return shards_listed_; }  // shards in the index (or 1)
 
   const std::string& dir() const { return dir_; }
   const TensorInfo* find(std::string_view name) const;
@@ -39,6 +46,7 @@ class Checkpoint {
 
  private:
   std::string dir_;
+  int64_t shards_listed_ = 0;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::map<std::string, const TensorInfo*, std::less<>> by_name_;
 };

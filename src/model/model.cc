@@ -9,8 +9,10 @@
 
 namespace dsv4::model {
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& dir) {
-  DSV4_ASSIGN_OR_RETURN(auto w, load_weights(dir));
+Result<std::unique_ptr<Model>> Model::load(const std::string& dir) { return load(dir, Placement{}); }
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& dir, const Placement& p) {
+  DSV4_ASSIGN_OR_RETURN(auto w, load_weights(dir, p));
   const ModelConfig& c = w->config;
   // tid2eid holds expert ids used as indices: validate them once here.
   for (const auto& L : w->layers) {
@@ -27,6 +29,12 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& dir) {
 Model::Model(std::unique_ptr<ModelWeights> w)
     : w_(std::move(w)), rope_window_(w_->config, false), rope_compressed_(w_->config, true) {}
 
+void Model::set_expert_link(ExpertLink* l) {
+  for (auto* v : {&w_->layers, &w_->mtp})
+    for (auto& L : *v)
+      if (L.loaded) L.expert_link = l;
+}
+
 void Model::init_state(int layer, LayerState& st) const {
   const int nl = config().num_hidden_layers;
   init_layer_state(config(), layer < nl ? w_->layers[layer] : w_->mtp[layer - nl], st);
@@ -35,9 +43,11 @@ void Model::init_state(int layer, LayerState& st) const {
 Sequence Model::new_sequence() const {
   Sequence s;
   s.layers.resize(w_->layers.size());
-  for (size_t i = 0; i < s.layers.size(); ++i) init_state(static_cast<int>(i), s.layers[i]);
+  for (size_t i = 0; i < s.layers.size(); ++i)
+    if (w_->layers[i].loaded) init_state(static_cast<int>(i), s.layers[i]);
   s.mtp.resize(w_->mtp.size());
-  for (size_t i = 0; i < s.mtp.size(); ++i) init_state(config().num_hidden_layers + static_cast<int>(i), s.mtp[i]);
+  for (size_t i = 0; i < s.mtp.size(); ++i)
+    if (w_->mtp[i].loaded) init_state(config().num_hidden_layers + static_cast<int>(i), s.mtp[i]);
   return s;
 }
 
@@ -83,6 +93,12 @@ void Model::head_logits_rows(const float* x_final, int64_t stride, int64_t m, fl
 
 Result<std::vector<float>> Model::forward(Sequence& seq, std::span<const int32_t> tokens, int64_t n_out,
                                           std::vector<float>* final_state) const {
+  if (stage_link_) {
+    const SeqInput in{&seq, tokens, n_out, final_state != nullptr};
+    DSV4_ASSIGN_OR_RETURN(auto out, forward_batch(std::span<const SeqInput>(&in, 1)));
+    if (final_state) *final_state = std::move(out[0].states);
+    return std::move(out[0].logits);
+  }
   DSV4_TRY(check_tokens(tokens));
   const ModelConfig& c = config();
   const int64_t n = static_cast<int64_t>(tokens.size());
@@ -120,17 +136,27 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
   const int64_t row = c.hc_dim();
   std::vector<float> x(n * row);
   embed(tokens, x.data());
-  std::vector<Segment> segs(inputs.size());
-  for (int l = 0; l < c.num_hidden_layers; ++l) {
-    int64_t r0 = 0;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const int64_t len = static_cast<int64_t>(inputs[i].tokens.size());
-      segs[i] = Segment{&inputs[i].seq->layers[l], r0, len, inputs[i].seq->pos};
-      r0 += len;
+  std::vector<Sequence*> seqs;
+  std::vector<int64_t> lens;
+  for (const SeqInput& in : inputs) {
+    seqs.push_back(in.seq);
+    lens.push_back(static_cast<int64_t>(in.tokens.size()));
+  }
+  run_main_layers(seqs, lens, tokens.data(), n, x.data());
+  if (stage_link_) {  // the later pipeline stages, each sequence's state there forked if shared
+    std::vector<RemoteSegment> rs;
+    for (const SeqInput& in : inputs) {
+      auto& h = in.seq->remote;
+      if (!h) {
+        h = std::make_shared<RemoteState>(stage_link_, stage_link_->new_id());
+      } else if (h.use_count() > 1) {
+        auto fork = std::make_shared<RemoteState>(stage_link_, stage_link_->new_id());
+        stage_link_->clone(h->id, fork->id);
+        h = std::move(fork);
+      }
+      rs.push_back({h->id, static_cast<int64_t>(in.tokens.size()), in.seq->pos});
     }
-    const LayerWeights& w = w_->layers[l];
-    block_forward(c, w, w.spec.compress_ratio > 0 ? rope_compressed_ : rope_window_, segs, x.data(), tokens.data(),
-                  n, nullptr);
+    stage_link_->forward(rs, tokens.data(), n, x.data());
   }
   // The output rows of every sequence through the head together.
   std::vector<float> xo(n_out * row), logits(n_out * c.vocab_size);
@@ -156,6 +182,28 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
     in.seq->pos += static_cast<int64_t>(in.tokens.size());
   }
   return out;
+}
+
+void Model::run_main_layers(std::span<Sequence* const> seqs, std::span<const int64_t> lens, const int32_t* tokens,
+                            int64_t n, float* x) const {
+  const ModelConfig& c = config();
+  std::vector<Segment> segs(seqs.size());
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const LayerWeights& w = w_->layers[l];
+    if (!w.loaded) continue;
+    int64_t r0 = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      segs[i] = Segment{&seqs[i]->layers[l], r0, lens[i], seqs[i]->pos};
+      r0 += lens[i];
+    }
+    block_forward(c, w, w.spec.compress_ratio > 0 ? rope_compressed_ : rope_window_, segs, x, tokens, n, nullptr);
+  }
+}
+
+void Model::run_stage(std::span<Sequence* const> seqs, std::span<const int64_t> lens, const int32_t* tokens, int64_t n,
+                      float* x) const {
+  run_main_layers(seqs, lens, tokens, n, x);
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i]->pos += lens[i];
 }
 
 void Model::mtp_head_logits(const float* block_out, int64_t m, float* logits) const {

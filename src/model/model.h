@@ -23,6 +23,8 @@ struct Sequence {
   std::vector<LayerState> layers;     // main layers
   std::vector<LayerState> mtp;        // MTP blocks
   int64_t mtp_pos = 0;
+  // The state of the layers later pipeline stages run (placement.h); null in one process.
+  std::shared_ptr<RemoteState> remote;
 };
 
 // One sequence's part of a batched forward: feed `tokens` at positions seq->pos...
@@ -47,11 +49,23 @@ struct MtpInput {
 class Model {
  public:
   static Result<std::unique_ptr<Model>> load(const std::string& dir);
+  // Only the part `p` places in this process (placement.h). The process owning the ends needs
+  // set_stage_link() when later stages exist; layers with experts elsewhere need set_expert_link().
+  static Result<std::unique_ptr<Model>> load(const std::string& dir, const Placement& p);
   explicit Model(std::unique_ptr<ModelWeights> w);
 
   const ModelConfig& config() const { return w_->config; }
   const ModelWeights& weights() const { return *w_; }
-  Sequence new_sequence() const;
+  const Placement& placement() const { return w_->placement; }
+  Sequence new_sequence() const;  // with state for the layers placed here
+  void set_stage_link(StageLink* l) { stage_link_ = l; }
+  void set_expert_link(ExpertLink* l);
+
+  // A later pipeline stage's part of forward_batch: this process's main layers on x [n, hc*d]
+  // in place, rows split over `seqs` in order (lens[i] rows each, from seqs[i]->pos on, which
+  // then advances). No embedding or head: the process owning the ends does those.
+  void run_stage(std::span<Sequence* const> seqs, std::span<const int64_t> lens, const int32_t* tokens, int64_t n,
+                 float* x) const;
 
   // Feeds tokens at positions seq.pos...; returns the logits [n_out, V] of the last `n_out`
   // positions (n_out <= tokens.size()). If final_state is set it receives the last layer's HC
@@ -88,7 +102,10 @@ class Model {
   Status check_tokens(std::span<const int32_t> tokens) const;
   Status mtp_rows(std::span<const MtpInput> inputs, std::vector<std::vector<float>>* logits,
                   std::vector<float>* block_out) const;
+  void run_main_layers(std::span<Sequence* const> seqs, std::span<const int64_t> lens, const int32_t* tokens,
+                       int64_t n, float* x) const;
   std::unique_ptr<ModelWeights> w_;
+  StageLink* stage_link_ = nullptr;
   RopeTable rope_window_, rope_compressed_;
 };
 

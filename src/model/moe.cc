@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "base/check.h"
 #include "base/profile.h"
 #include "kernels/linear.h"
 #include "model/block.h"
@@ -41,6 +42,13 @@ void expert_forward(const ModelConfig& c, const ExpertWeights& e, const float* x
 }
 
 }  // namespace
+
+void expert_rows_forward(const ModelConfig& c, const LayerWeights& w, int64_t e, const float* x, int64_t m,
+                         const float* g, float* out) {
+  DSV4_CHECK(e >= 0 && e < static_cast<int64_t>(w.experts.size()) &&
+             w.experts[e].w1.kind != LinearWeight::Kind::kNone);
+  expert_forward(c, w.experts[e], x, m, g, out);
+}
 
 Routing route_token(const ModelConfig& c, const LayerWeights& w, const float* f, int64_t token_id) {
   const int64_t E = c.n_routed_experts, d = c.hidden_size;
@@ -99,22 +107,50 @@ void moe_forward(const ModelConfig& c, const LayerWeights& w, const float* f, co
       }
     }
   }
-  std::vector<float> acc(n * d, 0.0f);
+  // Experts other processes own start first (placement.h) and run while the local ones do; the
+  // combination below is in increasing expert id either way, so the layout never shows.
+  std::vector<ExpertRows> remote;
+  if (w.expert_link) {
+    for (int64_t e = 0; e < E; ++e)
+      if (!by_expert[e].empty() && w.experts[e].w1.kind == LinearWeight::Kind::kNone) {
+        ExpertRows j;
+        j.expert = static_cast<int32_t>(e);
+        for (const auto& [row, g] : by_expert[e]) {
+          j.rows.push_back(row);
+          j.g.push_back(g);
+        }
+        remote.push_back(std::move(j));
+      }
+    if (!remote.empty()) w.expert_link->begin(w.spec.index, f, d, remote);
+  }
+  std::vector<std::vector<float>> outs(E);
   {
     DSV4_PROFILE_SCOPE("moe.routed_experts");
     for (int64_t e = 0; e < E; ++e) {  // increasing expert id, as the reference loops
       const auto& rows = by_expert[e];
-      if (rows.empty()) continue;
+      if (rows.empty() || w.experts[e].w1.kind == LinearWeight::Kind::kNone) continue;
       const int64_t m = static_cast<int64_t>(rows.size());
-      std::vector<float> x(m * d), g(m), out(m * d);
+      std::vector<float> x(m * d), g(m);
       for (int64_t r = 0; r < m; ++r) {
         std::copy(&f[rows[r].first * d], &f[rows[r].first * d] + d, &x[r * d]);
         g[r] = rows[r].second;
       }
-      expert_forward(c, w.experts[e], x.data(), m, g.data(), out.data());
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t i = 0; i < d; ++i) acc[rows[r].first * d + i] += out[r * d + i];
+      outs[e].resize(m * d);
+      expert_forward(c, w.experts[e], x.data(), m, g.data(), outs[e].data());
     }
+  }
+  if (!remote.empty()) {
+    DSV4_PROFILE_SCOPE("moe.remote_experts");
+    std::vector<std::vector<float>> got;
+    w.expert_link->finish(remote, &got);
+    for (size_t i = 0; i < remote.size(); ++i) outs[remote[i].expert] = std::move(got[i]);
+  }
+  std::vector<float> acc(n * d, 0.0f);
+  for (int64_t e = 0; e < E; ++e) {
+    const auto& rows = by_expert[e];
+    DSV4_CHECK(outs[e].size() == rows.size() * static_cast<size_t>(d));
+    for (size_t r = 0; r < rows.size(); ++r)
+      for (int64_t i = 0; i < d; ++i) acc[rows[r].first * d + i] += outs[e][r * d + i];
   }
   std::vector<float> shared(n * d);
   {

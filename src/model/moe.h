@@ -19,6 +19,11 @@ struct Routing {
 
 Routing route_token(const ModelConfig& c, const LayerWeights& w, const float* f, int64_t token_id);
 
+// Routed expert e of this layer on m rows x [m, d] scaled by g [m]: out [m, d] (what an expert
+// parallel member computes for the process that routed the rows).
+void expert_rows_forward(const ModelConfig& c, const LayerWeights& w, int64_t e, const float* x, int64_t m,
+                         const float* g, float* out);
+
 // f: [n, d] ffn-normed inputs; tokens: [n] input ids (hash routing); y: [n, d].
 void moe_forward(const ModelConfig& c, const LayerWeights& w, const float* f, const int32_t* tokens, int64_t n,
                  float* y, LayerTrace* trace);

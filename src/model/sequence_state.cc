@@ -22,12 +22,14 @@ size_t compressor_bytes(const CompressorState& c) { return (c.kv.size() + c.scor
 SequenceMark mark(const Sequence& s) {
   SequenceMark m;
   m.pos = s.pos;
+  m.remote = s.remote;
   for (const auto& st : s.layers) m.layers.push_back(mark_layer(st));
   return m;
 }
 
 void rollback(Sequence& s, const SequenceMark& m) {
   s.pos = m.pos;
+  s.remote = m.remote;
   for (size_t i = 0; i < s.layers.size(); ++i) rollback_layer(s.layers[i], m.layers[i]);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "model/model.h"
@@ -21,6 +22,7 @@ struct SequenceMark {
     int64_t n_compressed = 0, n_index_keys = 0;
   };
   std::vector<Layer> layers;
+  std::shared_ptr<RemoteState> remote;  // later pipeline stages: shared, forked when fed again
 };
 
 SequenceMark mark(const Sequence& s);

@@ -105,11 +105,27 @@ HcSite load_hc(Resolver& r, const std::string& p, int64_t mix, int64_t hc_dim, i
   return {r.f32(p + "_fn", {mix, hc_dim}), r.f32(p + "_base", {mix}), r.f32(p + "_scale", {n_scale})};
 }
 
-LayerWeights load_layer(Resolver& r, const ModelConfig& c, const LayerSpec& spec) {
+void load_experts(Resolver& r, const ModelConfig& c, const Placement& pl, const std::string& p, LayerWeights& L) {
+  const int64_t d = c.hidden_size, E = c.n_routed_experts, F = c.moe_intermediate_size;
+  L.experts.resize(E);
+  for (int64_t e = 0; e < E && r.status().ok(); ++e) {
+    if (!pl.owns_expert(e, E)) continue;
+    const std::string ep = fmt::format("{}ffn.experts.{}.", p, e);
+    L.experts[e] = {r.linear(ep + "w1", F, d), r.linear(ep + "w2", d, F), r.linear(ep + "w3", F, d)};
+  }
+}
+
+LayerWeights load_layer(Resolver& r, const ModelConfig& c, const LayerSpec& spec, const Placement& pl) {
   LayerWeights L;
   L.spec = spec;
   const std::string p = spec.is_mtp ? fmt::format("mtp.{}.", spec.index - c.num_hidden_layers)
                                     : fmt::format("layers.{}.", spec.index);
+  if (!pl.owns_layer(spec.index, c.num_hidden_layers)) return L;
+  L.loaded = true;
+  if (!pl.owns_attention) {  // an expert-only member
+    load_experts(r, c, pl, p, L);
+    return L;
+  }
   const int64_t d = c.hidden_size, H = c.num_attention_heads, D = c.head_dim;
   L.attn_norm = r.bf(p + "attn_norm.weight", {d});
   L.ffn_norm = r.bf(p + "ffn_norm.weight", {d});
@@ -145,11 +161,7 @@ LayerWeights load_layer(Resolver& r, const ModelConfig& c, const LayerSpec& spec
   } else {
     L.gate_bias = r.f32(p + "ffn.gate.bias", {E});
   }
-  L.experts.resize(E);
-  for (int64_t e = 0; e < E && r.status().ok(); ++e) {
-    const std::string ep = fmt::format("{}ffn.experts.{}.", p, e);
-    L.experts[e] = {r.linear(ep + "w1", F, d), r.linear(ep + "w2", d, F), r.linear(ep + "w3", F, d)};
-  }
+  load_experts(r, c, pl, p, L);
   const std::string sp = p + "ffn.shared_experts.";
   L.shared = {r.linear(sp + "w1", F, d), r.linear(sp + "w2", d, F), r.linear(sp + "w3", F, d)};
   if (spec.is_mtp) {
@@ -163,21 +175,63 @@ LayerWeights load_layer(Resolver& r, const ModelConfig& c, const LayerSpec& spec
   return L;
 }
 
+
+// The number after `prefix` at the start of `s` and the text after the dot that follows it.
+int64_t number_after(std::string_view s, std::string_view prefix, std::string_view* rest) {
+  if (s.substr(0, prefix.size()) != prefix) return -1;
+  s.remove_prefix(prefix.size());
+  int64_t v = 0;
+  size_t i = 0;
+  while (i < s.size() && i < 12 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+  if (i == 0 || i >= s.size() || s[i] != '.') return -1;
+  *rest = s.substr(i + 1);
+  return v;
+}
+
 }  // namespace
 
-Result<std::unique_ptr<ModelWeights>> load_weights(const std::string& dir) {
+bool placement_wants(const ModelConfig& c, const Placement& p, std::string_view name) {
+  std::string_view rest, tail;
+  int64_t layer = number_after(name, "layers.", &rest);
+  if (layer < 0) {
+    const int64_t m = number_after(name, "mtp.", &rest);
+    if (m < 0) return p.owns_ends && p.owns_attention;  // embed, head, norm, hc_head
+    layer = c.num_hidden_layers + m;
+  }
+  if (layer > INT32_MAX || !p.owns_layer(static_cast<int>(layer), c.num_hidden_layers)) return false;
+  const int64_t e = number_after(rest, "ffn.experts.", &tail);
+  if (e >= 0) return e < c.n_routed_experts && p.owns_expert(e, c.n_routed_experts);
+  return p.owns_attention;
+}
+
+Result<std::unique_ptr<ModelWeights>> load_weights(const std::string& dir) { return load_weights(dir, Placement{}); }
+
+Result<std::unique_ptr<ModelWeights>> load_weights(const std::string& dir, const Placement& pl) {
   auto w = std::make_unique<ModelWeights>();
   DSV4_ASSIGN_OR_RETURN(w->config, load_model_config(dir));
-  DSV4_ASSIGN_OR_RETURN(w->checkpoint, Checkpoint::open(dir));
   const ModelConfig& c = w->config;
+  w->placement = pl;
+  if (pl.expert_members < 1 || pl.expert_member < 0 || pl.expert_member >= pl.expert_members)
+    return error("{}: expert member {} of {} is not a valid placement", dir, pl.expert_member, pl.expert_members);
+  if (pl.expert_members > c.n_routed_experts)
+    return error("{}: {} expert-parallel ranks but only {} routed experts per layer", dir, pl.expert_members,
+                 c.n_routed_experts);
+  if (pl.all_layers() && pl.owns_ends && pl.owns_attention && pl.expert_members == 1) {
+    DSV4_ASSIGN_OR_RETURN(w->checkpoint, Checkpoint::open(dir));
+  } else {
+    DSV4_ASSIGN_OR_RETURN(w->checkpoint,
+                          Checkpoint::open(dir, [&](std::string_view n) { return placement_wants(c, pl, n); }));
+  }
   Resolver r(*w->checkpoint);
-  w->embed = r.bf("embed.weight", {c.vocab_size, c.hidden_size});
-  w->head = r.bf("head.weight", {c.vocab_size, c.hidden_size});
-  w->norm = r.bf("norm.weight", {c.hidden_size});
-  w->hc_head = load_hc(r, "hc_head", c.hc_mult, c.hc_dim(), 1);
+  if (pl.owns_ends && pl.owns_attention) {
+    w->embed = r.bf("embed.weight", {c.vocab_size, c.hidden_size});
+    w->head = r.bf("head.weight", {c.vocab_size, c.hidden_size});
+    w->norm = r.bf("norm.weight", {c.hidden_size});
+    w->hc_head = load_hc(r, "hc_head", c.hc_mult, c.hc_dim(), 1);
+  }
   for (const LayerSpec& s : c.layers()) {
     if (!r.status().ok()) break;
-    (s.is_mtp ? w->mtp : w->layers).push_back(load_layer(r, c, s));
+    (s.is_mtp ? w->mtp : w->layers).push_back(load_layer(r, c, s, pl));
   }
   if (!r.status().ok()) return r.status();
   return w;

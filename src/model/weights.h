@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "kernels/linear.h"
+#include "model/placement.h"
 #include "tensor/bf16.h"
 
 namespace dsv4::model {
@@ -51,6 +52,10 @@ struct ExpertWeights {
 
 struct LayerWeights {
   LayerSpec spec;
+  bool loaded = false;  // false: another process runs this layer (placement.h)
+  // Set when some of this layer's routed experts live in other processes; the experts this
+  // process does not own then have Kind::kNone.
+  ExpertLink* expert_link = nullptr;
   const bf16* attn_norm = nullptr;
   const bf16* ffn_norm = nullptr;
   HcSite hc_attn, hc_ffn;
@@ -86,9 +91,15 @@ struct ModelWeights {
   HcSite hc_head;                          // fn [hc, hc*d], base [hc], scale [1]
   std::vector<LayerWeights> layers;        // main layers
   std::vector<LayerWeights> mtp;           // MTP blocks
+  Placement placement;
 };
 
 // Opens the checkpoint directory, parses config.json, resolves and shape-checks every tensor.
 Result<std::unique_ptr<ModelWeights>> load_weights(const std::string& dir);
+// Only what `p` places in this process: the other layers keep their spec with loaded = false,
+// experts owned elsewhere stay Kind::kNone, and shards holding none of it are not mapped.
+Result<std::unique_ptr<ModelWeights>> load_weights(const std::string& dir, const Placement& p);
+// Whether `p` needs the checkpoint tensor `name` (HF naming).
+bool placement_wants(const ModelConfig& c, const Placement& p, std::string_view name);
 
 }  // namespace dsv4::model
