@@ -9,6 +9,9 @@ void add_dist_options(CLI::App* cmd, dist::DistOptions* o) {
   cmd->add_option("--pp", o->pp, "pipeline-parallel stages (under mpirun; ranks = pp x ep)")->check(CLI::PositiveNumber);
   cmd->add_option("--ep", o->ep, "expert-parallel ranks per stage (under mpirun)")->check(CLI::PositiveNumber);
   cmd->add_option("--pp-split", o->split, "layers per stage, comma separated (default: balanced by weight bytes)");
+  cmd->add_option("--pp-microbatches", o->micro_batches,
+                  "groups a batch is split into so pipeline stages overlap (default: one per stage)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dist-timeout", o->timeout_s, "seconds a rank waits for a peer within a step (default 120)")
       ->check(CLI::PositiveNumber);
 }

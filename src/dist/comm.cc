@@ -1,5 +1,6 @@
 #include "dist/comm.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -74,35 +75,36 @@ Result<Comm*> Comm::init() {
   return comm;
 }
 
-void Comm::isend(int dst, int tag, const std::vector<uint8_t>& bytes) {
+int64_t Comm::isend(int dst, int tag, const std::vector<uint8_t>& bytes) {
   auto* req = new MPI_Request;
   if (bytes.size() > static_cast<size_t>(INT32_MAX)) abort(fmt::format("a message of {} bytes is too large", bytes.size()));
   if (MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, dst, tag, MPI_COMM_WORLD, req) != MPI_SUCCESS)
     abort(fmt::format("sending to rank {} failed", dst));
-  pending_.push_back(req);
+  const int64_t t = next_ticket_++;
+  pending_.emplace_back(t, req);
   bytes_sent_ += static_cast<int64_t>(bytes.size());
   ++messages_sent_;
+  return t;
 }
 
-void Comm::wait_sends(const char* what) {
-  for (void* p : pending_) {
-    auto* req = static_cast<MPI_Request*>(p);
-    int flag = 0;
-    const bool ok = poll_until(
-        [&] {
-          if (MPI_Test(req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) abort(fmt::format("{}: a send failed", what));
-          return flag != 0;
-        },
-        timeout_s_);
-    if (!ok) abort(fmt::format("{}: a peer took no data for {} s (dead or hung rank); ending the job", what, timeout_s_));
-    delete req;
-  }
-  pending_.clear();
+void Comm::wait(int64_t ticket, const char* what) {
+  auto it = std::find_if(pending_.begin(), pending_.end(), [&](const auto& p) { return p.first == ticket; });
+  if (it == pending_.end()) return;  // already complete
+  auto* req = static_cast<MPI_Request*>(it->second);
+  int flag = 0;
+  const bool ok = poll_until(
+      [&] {
+        if (MPI_Test(req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) abort(fmt::format("{}: a send failed", what));
+        return flag != 0;
+      },
+      timeout_s_);
+  if (!ok) abort(fmt::format("{}: a peer took no data for {} s (dead or hung rank); ending the job", what, timeout_s_));
+  delete req;
+  pending_.erase(it);
 }
 
 void Comm::send(int dst, int tag, const std::vector<uint8_t>& bytes, const char* what) {
-  isend(dst, tag, bytes);
-  wait_sends(what);
+  wait(isend(dst, tag, bytes), what);
 }
 
 std::vector<uint8_t> Comm::recv(int src, int tag, bool idle, const char* what) {
@@ -163,8 +165,8 @@ bool Comm::available() { return false; }
 Result<Comm*> Comm::init() {
   return error("this dsv4 was built without MPI (install libopenmpi-dev and rebuild) so --pp / --ep are unavailable");
 }
-void Comm::isend(int, int, const std::vector<uint8_t>&) { abort("no MPI"); }
-void Comm::wait_sends(const char*) {}
+int64_t Comm::isend(int, int, const std::vector<uint8_t>&) { abort("no MPI"); }
+void Comm::wait(int64_t, const char*) {}
 void Comm::send(int, int, const std::vector<uint8_t>&, const char*) { abort("no MPI"); }
 std::vector<uint8_t> Comm::recv(int, int, bool, const char*) { abort("no MPI"); }
 std::vector<std::vector<uint8_t>> Comm::allgather(const std::vector<uint8_t>& mine) { return {mine}; }

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -29,9 +30,11 @@ class Comm {
 
   // Sends and waits until the bytes left (deadline: timeout_s()); `what` names the exchange.
   void send(int dst, int tag, const std::vector<uint8_t>& bytes, const char* what);
-  // Non-blocking send: the buffer must stay alive until wait_sends().
-  void isend(int dst, int tag, const std::vector<uint8_t>& bytes);
-  void wait_sends(const char* what);
+  // Non-blocking send: the buffer must stay alive until the send is waited for. Returns a ticket
+  // for wait(): each user waits for its own sends only (a pipeline's step in flight to a busy
+  // stage must not hold up an expert exchange of the same rank).
+  int64_t isend(int dst, int tag, const std::vector<uint8_t>& bytes);
+  void wait(int64_t ticket, const char* what);
   // Receives the next message from `src` with `tag`; idle = wait without a deadline.
   std::vector<uint8_t> recv(int src, int tag, bool idle, const char* what);
   // Every rank's bytes (same length on all ranks is not required).
@@ -54,7 +57,8 @@ class Comm {
   int rank_ = 0, size_ = 1;
   double timeout_s_ = 120;
   int64_t bytes_sent_ = 0, messages_sent_ = 0;
-  std::vector<void*> pending_;  // MPI_Request*
+  std::vector<std::pair<int64_t, void*>> pending_;  // ticket, MPI_Request*
+  int64_t next_ticket_ = 1;
   bool hang_checked_ = false;
 };
 

@@ -43,13 +43,14 @@ void ExpertGroupLink::begin(int layer, const float* f, int64_t d, std::span<cons
     for (const auto& [r, s] : slot) std::copy(f + r * d, f + (r + 1) * d, rows.data() + static_cast<size_t>(s) * d);
     put_floats(w, rows.data(), rows.size());
     out_msgs_[m] = std::move(w.bytes());
-    comm_->isend(leader_ + m, kTagExperts, out_msgs_[m]);
+    tickets_.push_back(comm_->isend(leader_ + m, kTagExperts, out_msgs_[m]));
   }
 }
 
 void ExpertGroupLink::finish(std::span<const model::ExpertRows> jobs, std::vector<std::vector<float>>* out) {
   out->assign(jobs.size(), {});
-  comm_->wait_sends("expert dispatch");
+  for (int64_t t : tickets_) comm_->wait(t, "expert dispatch");
+  tickets_.clear();
   for (int m = 1; m < members_; ++m) {
     if (member_jobs_[m].empty()) continue;
     const auto b = comm_->recv(leader_ + m, kTagExpertsBack, false, "expert outputs");

@@ -31,6 +31,7 @@ class ExpertGroupLink final : public model::ExpertLink {
   int64_t E_;
   int64_t d_ = 0;
   std::vector<std::vector<uint8_t>> out_msgs_;   // per member, alive until the sends completed
+  std::vector<int64_t> tickets_;                 // those sends
   std::vector<std::vector<size_t>> member_jobs_;  // per member: indices into jobs
 };
 

@@ -68,7 +68,7 @@ void PipelineLink::release(uint64_t id) {
   ops_.push_back({2, id, 0});
 }
 
-void PipelineLink::forward(std::span<const model::RemoteSegment> segs, const int32_t* tokens, int64_t n, float* x) {
+void PipelineLink::submit(std::span<const model::RemoteSegment> segs, const int32_t* tokens, int64_t n, float* x) {
   DSV4_PROFILE_SCOPE("pipeline");
   Step s;
   {
@@ -85,11 +85,23 @@ void PipelineLink::forward(std::span<const model::RemoteSegment> segs, const int
   Writer w;
   put_step_header(w, s);
   put_floats(w, x, static_cast<size_t>(n * row_));
-  comm_->send(lo_.leader_of_stage(1), kTagStep, w.bytes(), "pipeline step to stage 1");
+  in_flight_.push_back({std::move(w.bytes()), x, n, 0});
+  in_flight_.back().ticket = comm_->isend(lo_.leader_of_stage(1), kTagStep, in_flight_.back().bytes);
+}
+
+void PipelineLink::collect() {
+  DSV4_PROFILE_SCOPE("pipeline");
+  DSV4_CHECK(collected_ < in_flight_.size());
+  InFlight& f = in_flight_[collected_++];
   const auto b = comm_->recv(lo_.leader_of_stage(lo_.pp - 1), kTagStepBack, false, "pipeline step result");
   Reader r(b);
-  get_floats(r, x, static_cast<size_t>(n * row_));
+  get_floats(r, f.x, static_cast<size_t>(f.n * row_));
   DSV4_CHECK(r.done());
+  if (collected_ == in_flight_.size()) {  // every group's data has gone down the chain and come back
+    for (const InFlight& g : in_flight_) comm_->wait(g.ticket, "pipeline step to stage 1");
+    in_flight_.clear();
+    collected_ = 0;
+  }
 }
 
 void PipelineLink::stop_stages() {
@@ -121,12 +133,15 @@ void serve_stage(Comm* comm, const Layout& lo, const model::Model& m, ExpertGrou
   const int64_t row = m.config().hc_dim();
   std::unordered_map<uint64_t, model::Sequence> states;
   const std::string what = fmt::format("pipeline stage {}", stage);
+  std::vector<uint8_t> sent;  // the last result in flight
+  int64_t sent_ticket = 0;
   for (;;) {
     const auto b = comm->recv(prev, kTagStep, true, "waiting for pipeline steps");
     comm->maybe_test_hang();
     Reader r(b);
     const uint8_t op = r.get<uint8_t>();
     if (op == kStepStop) {
+      comm->wait(sent_ticket, what.c_str());
       if (experts) experts->stop_members();
       Writer w;
       w.put<uint8_t>(kStepStop);
@@ -178,7 +193,10 @@ void serve_stage(Comm* comm, const Layout& lo, const model::Model& m, ExpertGrou
     Writer w;
     if (!last) put_step_header(w, s);
     put_floats(w, x.data(), x.size());
-    comm->send(next, next_tag, w.bytes(), what.c_str());
+    // Sent without waiting, so this stage takes the next group while the next one receives this.
+    comm->wait(sent_ticket, what.c_str());
+    sent = std::move(w.bytes());
+    sent_ticket = comm->isend(next, next_tag, sent);
   }
 }
 

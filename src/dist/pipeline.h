@@ -4,7 +4,9 @@
 // for those layers; the last stage hands it back to rank 0. Sequence copies, forks and releases
 // travel with the next step, in the order they happened, so every stage's states follow rank 0's.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -24,7 +26,10 @@ class PipelineLink final : public model::StageLink {
   uint64_t new_id() override { return next_id_++; }
   void clone(uint64_t from, uint64_t to) override;
   void release(uint64_t id) override;
-  void forward(std::span<const model::RemoteSegment> segs, const int32_t* tokens, int64_t n, float* x) override;
+  void submit(std::span<const model::RemoteSegment> segs, const int32_t* tokens, int64_t n, float* x) override;
+  void collect() override;
+  int micro_batches() const override { return micro_batches_; }
+  void set_micro_batches(int k) { micro_batches_ = std::max(1, k); }
 
   void stop_stages();
   // Bytes and messages sent by every rank of stages 1.. (their leaders and members).
@@ -41,6 +46,15 @@ class PipelineLink final : public model::StageLink {
   uint64_t next_id_ = 1;
   std::mutex mu_;  // ops_: release() comes from any thread
   std::vector<Op> ops_;
+  struct InFlight {
+    std::vector<uint8_t> bytes;  // the isend buffer, alive until every group is back
+    float* x;
+    int64_t n;
+    int64_t ticket;
+  };
+  std::deque<InFlight> in_flight_;
+  size_t collected_ = 0;  // groups of in_flight_ already back
+  int micro_batches_ = 1;
 };
 
 struct StageServer;

@@ -108,6 +108,7 @@ Result<std::unique_ptr<Session>> Session::start(const std::string& dir, const Di
   }
   if (comm->rank() == 0 && o.pp > 1) {
     s->pipeline_ = std::make_unique<PipelineLink>(comm, s->layout_, cfg->hc_dim());
+    s->pipeline_->set_micro_batches(o.micro_batches > 0 ? o.micro_batches : o.pp);
     s->model_->set_stage_link(s->pipeline_.get());
   }
   (void)stage;

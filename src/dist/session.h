@@ -18,6 +18,7 @@ struct DistOptions {
   int pp = 1, ep = 1;
   std::string split;       // --pp-split
   double timeout_s = 120;  // --dist-timeout: the longest a rank waits for a peer within a step
+  int micro_batches = 0;   // --pp-microbatches: groups a batch is split into (0 = one per stage)
   bool requested() const { return pp > 1 || ep > 1 || !split.empty(); }
 };
 

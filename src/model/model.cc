@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include <algorithm>
+
 #include "base/profile.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
@@ -137,16 +139,33 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
   std::vector<float> x(n * row);
   embed(tokens, x.data());
   std::vector<Sequence*> seqs;
-  std::vector<int64_t> lens;
+  std::vector<int64_t> lens, row0, out0;  // per input: rows, first row, first output row
   for (const SeqInput& in : inputs) {
     seqs.push_back(in.seq);
+    row0.push_back(lens.empty() ? 0 : row0.back() + lens.back());
+    out0.push_back(out0.empty() ? 0 : out0.back() + inputs[out0.size() - 1].n_out);
     lens.push_back(static_cast<int64_t>(in.tokens.size()));
   }
-  run_main_layers(seqs, lens, tokens.data(), n, x.data());
-  if (stage_link_) {  // the later pipeline stages, each sequence's state there forked if shared
-    std::vector<RemoteSegment> rs;
-    for (const SeqInput& in : inputs) {
-      auto& h = in.seq->remote;
+  // Groups of consecutive inputs, balanced by rows: with a pipeline, the later stages work on one
+  // group while this process runs its layers on the next (rows never depend on their batch).
+  const size_t n_groups = stage_link_ ? std::min<size_t>(inputs.size(), std::max(1, stage_link_->micro_batches())) : 1;
+  std::vector<size_t> first{0};
+  for (size_t g = 1; g < n_groups; ++g) {
+    size_t i = first.back() + 1;
+    while (i < inputs.size() - (n_groups - g) && row0[i] * static_cast<int64_t>(n_groups) < n * static_cast<int64_t>(g)) ++i;
+    first.push_back(i);
+  }
+  first.push_back(inputs.size());
+  const auto group_rows = [&](size_t g) { return row0[first[g + 1] - 1] + lens[first[g + 1] - 1] - row0[first[g]]; };
+  for (size_t g = 0; g < n_groups; ++g) {
+    const size_t a = first[g], b = first[g + 1];
+    const int64_t r = row0[a], m = group_rows(g);
+    run_main_layers(std::span(seqs).subspan(a, b - a), std::span(lens).subspan(a, b - a), tokens.data() + r, m,
+                    x.data() + r * row);
+    if (!stage_link_) continue;
+    std::vector<RemoteSegment> rs;  // each sequence's state on the later stages, forked if shared
+    for (size_t i = a; i < b; ++i) {
+      auto& h = inputs[i].seq->remote;
       if (!h) {
         h = std::make_shared<RemoteState>(stage_link_, stage_link_->new_id());
       } else if (h.use_count() > 1) {
@@ -154,21 +173,23 @@ Result<std::vector<SeqOutput>> Model::forward_batch(std::span<const SeqInput> in
         stage_link_->clone(h->id, fork->id);
         h = std::move(fork);
       }
-      rs.push_back({h->id, static_cast<int64_t>(in.tokens.size()), in.seq->pos});
+      rs.push_back({h->id, lens[i], inputs[i].seq->pos});
     }
-    stage_link_->forward(rs, tokens.data(), n, x.data());
+    stage_link_->submit(rs, tokens.data() + r, m, x.data() + r * row);
   }
-  // The output rows of every sequence through the head together.
+  // Each group's output rows through the head as soon as its rows are back.
   std::vector<float> xo(n_out * row), logits(n_out * c.vocab_size);
-  int64_t r0 = 0, o = 0;
-  for (const SeqInput& in : inputs) {
-    const int64_t len = static_cast<int64_t>(in.tokens.size());
-    std::copy(x.data() + (r0 + len - in.n_out) * row, x.data() + (r0 + len) * row, xo.data() + o * row);
-    r0 += len;
-    o += in.n_out;
+  for (size_t g = 0; g < n_groups; ++g) {
+    if (stage_link_) stage_link_->collect();
+    const size_t a = first[g], b = first[g + 1];
+    for (size_t i = a; i < b; ++i) {
+      const int64_t end = row0[i] + lens[i];
+      std::copy(x.data() + (end - inputs[i].n_out) * row, x.data() + end * row, xo.data() + out0[i] * row);
+    }
+    const int64_t m = (b < inputs.size() ? out0[b] : n_out) - out0[a];
+    if (m > 0) head_logits_rows(xo.data() + out0[a] * row, row, m, logits.data() + out0[a] * c.vocab_size);
   }
-  if (n_out > 0) head_logits_rows(xo.data(), row, n_out, logits.data());
-  r0 = 0;
+  int64_t r0 = 0, o = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int64_t len = static_cast<int64_t>(inputs[i].tokens.size());
     if (inputs[i].want_states) out[i].states.assign(x.data() + r0 * row, x.data() + (r0 + len) * row);

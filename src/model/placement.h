@@ -61,8 +61,14 @@ class StageLink {
   // Queued; both travel with the next forward. release() may be called from any thread.
   virtual void clone(uint64_t from, uint64_t to) = 0;
   virtual void release(uint64_t id) = 0;
-  // The layers after this process's on x [n, hc*d] (bf16 values) in place: main layers only.
-  virtual void forward(std::span<const RemoteSegment> segs, const int32_t* tokens, int64_t n, float* x) = 0;
+  // Micro-batching: submit() hands the later stages one group of rows and returns at once, so
+  // this process can run its layers on the next group while they work on this one; collect()
+  // waits for the oldest submitted group and writes the rows after the last stage's layers back
+  // into the x it was submitted from (bf16 values). Main layers only.
+  virtual void submit(std::span<const RemoteSegment> segs, const int32_t* tokens, int64_t n, float* x) = 0;
+  virtual void collect() = 0;
+  // How many groups a batch is split into (one per stage keeps every stage busy).
+  virtual int micro_batches() const = 0;
 };
 
 inline RemoteState::~RemoteState() { link->release(id); }
