@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "cli/bench_onednn.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/dist_cli.h"
+#include "cli/loaded_model.h"
 #include "model/memory_plan.h"
 #include "model/schema_cost.h"
 #ifdef DSV4_HAVE_OPENMP
@@ -38,6 +41,7 @@ struct BenchOptions {
   bool warm = true;
   std::vector<int64_t> ctx;  // one: decode starts there (filled for real); several: the sweep
   bool synthetic = false;
+  dist::DistOptions dist;
 };
 
 // A scope's ms per token in a phase's profile (0 when absent).
@@ -76,15 +80,28 @@ int bench(BenchOptions o) {
   if (o.ctx.size() == 1 && !o.synthetic) o.run.ctx = o.ctx[0];
   else o.run.sweep = o.ctx;
   std::sort(o.run.sweep.begin(), o.run.sweep.end());
-  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (o.run.prompt < 1) return fail("bench", "--prompt must be >= 1");
   if (o.run.gen < 1) return fail("bench", "--gen must be >= 1");
   if (o.run.chunk < 1) return fail("bench", "--chunk must be >= 1");
   if (o.bw_mb < 1) return fail("bench", "--bw-mb must be >= 1");
   if (o.reps < 1) return fail("bench", "--reps must be >= 1");
   if (o.gemm_m < 1 || o.gemm_n < 1 || o.gemm_k < 1) return fail("bench", "--gemm-m/n/k must be >= 1");
-  set_threads(threads);
   const std::string dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
+  // Distributed: every rank loads (and warms) its part first; ranks other than 0 then serve the
+  // timed runs of rank 0 and exit. Several ranks on one machine share its cores.
+  std::optional<LoadedModel> lm;
+  if (o.dist.requested() && !o.run.sweep.empty())
+    return fail("bench", "the --ctx sweep fills synthetic rows in this process only: run it without --pp / --ep");
+  if (o.dist.requested() || std::getenv("OMPI_COMM_WORLD_SIZE")) {
+    o.dist.warm_pages = o.warm;
+    auto r = load_model_dir(dir, o.dist);
+    if (!r.ok()) return fail("bench", r.message());
+    if (r->worker_rc) return *r->worker_rc;
+    lm = std::move(*r);
+    if (o.threads <= 0) threads = num_threads();
+  }
+  set_threads(threads);
 
   // (a) The machine.
   const BandwidthResult bw = measure_read_bandwidth(o.bw_mb << 20, threads, o.reps);
@@ -115,20 +132,31 @@ int bench(BenchOptions o) {
   fmt::print("gemm peak used: {}\n", peak_kind);
 
   // (b) The model.
-  auto model = model::Model::load(dir);
-  if (!model.ok()) return fail("bench", model.message());
-  const ModelConfig& cfg = (*model)->config();
+  std::unique_ptr<model::Model> loaded;
+  if (!lm) {
+    auto model = model::Model::load(dir);
+    if (!model.ok()) return fail("bench", model.message());
+    loaded = std::move(*model);
+  }
+  const model::Model& m = lm ? *lm->model : *loaded;
+  const ModelConfig& cfg = m.config();
   fmt::print("model: {} ({} layers + {} MTP, hidden {}, {} experts of {}, {} per token, vocab {})\n", dir,
              cfg.num_hidden_layers, cfg.num_nextn_predict_layers, cfg.hidden_size, cfg.n_routed_experts,
              cfg.moe_intermediate_size, cfg.num_experts_per_tok, cfg.vocab_size);
-  if (o.warm) {
+  if (o.warm && !lm) {
     const auto t0 = std::chrono::steady_clock::now();
     auto bytes = warm_page_cache(dir);
     if (!bytes.ok()) return fail("bench", bytes.message());
     fmt::print("page cache: read {:.2f} GiB of shards in {:.1f} s\n", *bytes / double(1 << 30),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  auto timing = time_model(**model, o.run);
+  if (lm && lm->dist) {
+    fmt::print("dist: {} ranks, {} threads each; this rank holds {:.1f} MiB of weights\n{}",
+               lm->dist->layout().ranks(), threads, lm->dist->placement_bytes() / double(1 << 20),
+               lm->dist->layout().describe());
+    lm->dist->comm()->reset_counters();
+  }
+  auto timing = time_model(m, o.run);
   if (!timing.ok()) return fail("bench", timing.message());
 
   // (c) Yardsticks, and the achieved fractions.
@@ -146,6 +174,14 @@ int bench(BenchOptions o) {
              timing->prefill.tokens, timing->prefill.seconds, prefill_tps, prefill_gflops, peak_fraction);
   fmt::print("decode: {} tokens in {:.3f} s = {:.3f} tok/s -> {:.3f} GB/s = {:.4f} of the read bandwidth\n",
              timing->decode.tokens, timing->decode.seconds, decode_tps, decode_gbs, bw_fraction);
+  if (lm && lm->dist) {
+    const dist::Traffic t = lm->dist->traffic();
+    const int64_t fed = timing->prefill.tokens + timing->decode.tokens + timing->decode_ctx0 - o.run.prompt;
+    fmt::print("dist: sent {} bytes in {} messages over the timed runs and their fill; {:.0f} bytes per token fed "
+               "(floor {:.0f})\n",
+               t.bytes, t.messages, fed > 0 ? static_cast<double>(t.bytes) / fed : 0.0,
+               comm_floor_bytes_per_token(cfg, lm->dist->layout()));
+  }
   print_profile("prefill", timing->prefill);
   print_profile("decode", timing->decode);
   fmt::print("decode_tps={:.4g} prefill_tps={:.4g} decode_bw_fraction={:.4g} prefill_peak_fraction={:.4g}\n",
@@ -196,6 +232,7 @@ void add_bench(CLI::App& app, int* rc) {
   cmd->add_option("--gemm-m", o->gemm_m, "GEMM reference rows (default 512)");
   cmd->add_option("--gemm-n", o->gemm_n, "GEMM reference columns (default 4096)");
   cmd->add_option("--gemm-k", o->gemm_k, "GEMM reference depth (default 4096)");
+  add_dist_options(cmd, &o->dist);
   cmd->add_flag("--no-warm", [o](int64_t) { o->warm = false; }, "do not read the shards into the page cache first");
   cmd->add_flag("--no-profile", [o](int64_t) { o->run.profile = false; }, "no per-op profile");
   cmd->callback([rc, o] { *rc = bench(*o); });

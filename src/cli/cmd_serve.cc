@@ -11,6 +11,7 @@
 #include "cache/prefix_cache.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/dist_cli.h"
 #include "cli/loaded_model.h"
 #include "cli/memory_budget.h"
 #include "engine/engine.h"
@@ -28,6 +29,7 @@ struct ServeOptions {
   int step_tokens = 256;
   bool no_mtp = false;
   double grace_s = 30;
+  dist::DistOptions dist;
   int64_t memory_budget = -1;  // -1: MemAvailable minus a margin; 0: no check
   cache::CacheOptions cache = [] {
     cache::CacheOptions c;
@@ -44,6 +46,10 @@ Result<int64_t> check_memory(const ServeOptions& o) {
   const std::string dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   DSV4_ASSIGN_OR_RETURN(ModelConfig cfg, load_model_config(dir));
   DSV4_ASSIGN_OR_RETURN(int64_t weights, checkpoint_file_bytes(dir));
+  if (o.dist.requested()) {  // rank 0 maps only its part (the KV of every layer is counted: an upper bound)
+    DSV4_ASSIGN_OR_RETURN(dist::Layout lo, dist::make_layout(cfg, o.dist.pp, o.dist.ep, o.dist.split));
+    weights = dist::placement_bytes(cfg, lo.placement(0));
+  }
   int64_t budget = o.memory_budget;
   std::string source = "--memory-budget";
   if (budget < 0) {
@@ -89,14 +95,30 @@ int serve(ServeOptions o) {
     fmt::print(stderr, "dsv4 serve: warning: listening on {} without an API key: anyone who can reach this address can use the model "
                        "(set --api-key or DSV4_API_KEY)\n", o.http.host);
 
+  // Distributed: every rank loads its part first; ranks other than 0 then serve rank 0's engine
+  // steps until it stops (signals stay blocked there: mpirun's SIGTERM reaches rank 0, which
+  // drains its requests and then stops the others). Only rank 0 listens.
+  Result<LoadedModel> lm = error("not loaded");
+  if (o.dist.requested()) {
+    if (!o.cache.dir.empty() && o.dist.pp > 1)
+      return fail("serve", "--cache-dir snapshots hold this process's layers only, so they cannot be used with --pp > 1 "
+                           "(the RAM prefix cache works)");
+    lm = load_model_dir(o.model_dir, o.dist);
+    if (!lm.ok()) return fail("serve", lm.message());
+    if (lm->worker_rc) return *lm->worker_rc;
+  } else if (auto s = check_not_accidentally_parallel(o.dist); !s.ok()) {
+    return fail("serve", s.message());
+  }
+
   auto kv_budget = check_memory(o);
   if (!kv_budget.ok()) return fail("serve", kv_budget.message());
 
   server::Server srv(o.http);
   if (auto s = srv.start(); !s.ok()) return fail("serve", s.message());
-  fmt::print(stderr, "dsv4 serve: listening on http://{}:{} (loading the model)\n", o.http.host, srv.port());
+  fmt::print(stderr, "dsv4 serve: listening on http://{}:{} ({})\n", o.http.host, srv.port(),
+             lm.ok() ? fmt::format("{} ranks", lm->dist->layout().ranks()) : "loading the model");
 
-  auto lm = load_model_dir(o.model_dir);
+  if (!lm.ok()) lm = load_model_dir(o.model_dir);
   if (!lm.ok()) {
     srv.shutdown(0);
     return fail("serve", lm.message());
@@ -180,6 +202,7 @@ void add_serve(CLI::App& app, int* rc) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--shutdown-grace", o->grace_s, "seconds SIGTERM waits for running requests (default 30)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-mtp", o->no_mtp, "no MTP speculative decoding");
+  add_dist_options(cmd, &o->dist);
   cmd->add_option("--cache-ram", o->cache.ram_bytes, "prefix cache budget in RAM, e.g. 512M, 4G (default 2G; 0 = off)")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--memory-budget", o->memory_budget,

@@ -7,12 +7,15 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <xxhash.h>
 
 #include "base/thread_pool.h"
 #include "dist/expert_group.h"
 #include "dist/pipeline.h"
 #include "io/config.h"
+#include "model/weights.h"
 
 namespace dsv4::dist {
 namespace {
@@ -43,6 +46,29 @@ std::string join_fields(const std::vector<std::pair<std::string, std::string>>& 
   std::string s;
   for (const auto& [k, v] : f) s += k + "=" + v + "\n";
   return s;
+}
+
+// Reads once the shards holding tensors this placement loads (what `dsv4 bench` warms on one
+// process, per rank): the bytes read.
+int64_t warm_wanted_shards(const std::string& dir, const ModelConfig& c, const model::Placement& p) {
+  namespace fs = std::filesystem;
+  std::set<std::string> files;
+  std::ifstream idx(fs::path(dir) / "model.safetensors.index.json");
+  if (idx) {
+    const auto j = nlohmann::json::parse(idx, nullptr, false);
+    if (j.is_object() && j.contains("weight_map") && j["weight_map"].is_object())
+      for (const auto& [name, file] : j["weight_map"].items())
+        if (file.is_string() && model::placement_wants(c, p, name)) files.insert(file.get<std::string>());
+  } else {
+    files.insert("model.safetensors");
+  }
+  std::vector<char> buf(size_t{16} << 20);
+  int64_t total = 0;
+  for (const std::string& f : files) {
+    std::ifstream in(fs::path(dir) / f, std::ios::binary);
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) total += in.gcount();
+  }
+  return total;
 }
 
 }  // namespace
@@ -94,6 +120,7 @@ Result<std::unique_ptr<Session>> Session::start(const std::string& dir, const Di
   const model::Placement p = s->layout_.placement(comm->rank());
   s->placement_bytes_ = dist::placement_bytes(*cfg, p);
   auto m = model::Model::load(dir, p);
+  if (m.ok() && o.warm_pages) warm_wanted_shards(dir, *cfg, p);
   // Loading can fail on one rank only (a damaged shard): agree before anyone waits on it.
   const std::string err = m.ok() ? "" : m.message();
   const auto errs = comm->allgather(std::vector<uint8_t>(err.begin(), err.end()));

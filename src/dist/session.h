@@ -19,6 +19,7 @@ struct DistOptions {
   std::string split;       // --pp-split
   double timeout_s = 120;  // --dist-timeout: the longest a rank waits for a peer within a step
   int micro_batches = 0;   // --pp-microbatches: groups a batch is split into (0 = one per stage)
+  bool warm_pages = false; // read this rank's shards once after loading (benchmarks: no first-touch I/O timed)
   bool requested() const { return pp > 1 || ep > 1 || !split.empty(); }
 };
 
