@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/memory_budget.h"
+#include "dist/layout.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "model/memory_plan.h"
@@ -30,6 +31,8 @@ struct InfoArgs {
   int64_t cache_ram = 2ll << 30;
   bool no_mtp = false;
   int64_t memory_budget = -1;  // -1: no verdict
+  int pp = 1, ep = 1;          // a distributed layout to plan (per-rank weights and memory)
+  std::string split;
 };
 
 struct DtypeTally {
@@ -160,6 +163,54 @@ nlohmann::json plan_json(const ModelConfig& cfg, const MemoryPlan& p, int64_t bu
   return j;
 }
 
+// The config of one pipeline stage's layers [a, b) (plus the MTP block on stage 0): what its
+// sequences hold there.
+ModelConfig stage_config(const ModelConfig& c, int a, int b, bool ends) {
+  ModelConfig s = c;
+  s.compress_ratios.assign(c.compress_ratios.begin() + a, c.compress_ratios.begin() + b);
+  if (ends) s.compress_ratios.insert(s.compress_ratios.end(), c.compress_ratios.begin() + c.num_hidden_layers, c.compress_ratios.end());
+  s.num_hidden_layers = b - a;
+  if (!ends) s.num_nextn_predict_layers = 0;
+  return s;
+}
+
+// `dsv4 info --pp P --ep E [--ctx N]`: each rank's weights and, with --ctx, its memory plan.
+Status print_layout_plan(const ModelConfig& cfg, const InfoArgs& a) {
+  DSV4_ASSIGN_OR_RETURN(dist::Layout lo, dist::make_layout(cfg, a.pp, a.ep, a.split));
+  fmt::print("layout --pp {} --ep {} ({} ranks; mpirun -np {}):\n{}", a.pp, a.ep, lo.ranks(), lo.ranks(), lo.describe());
+  fmt::print("  {:>4} {:>5} {:>10} {:>12}{}\n", "rank", "stage", "layers", "weights",
+             a.ctx > 0 ? fmt::format(" {:>14} {:>12}", "per sequence", "plan total") : "");
+  int64_t largest = 0;
+  for (int r = 0; r < lo.ranks(); ++r) {
+    const model::Placement p = lo.placement(r);
+    const int s = lo.stage_of(r);
+    const int64_t w = dist::placement_bytes(cfg, p);
+    std::string plan;
+    int64_t total = w;
+    if (a.ctx > 0) {
+      // Sequences live on each stage's leader (its layers' rows); expert-only members hold none.
+      MemoryPlanInput in;
+      in.ctx = a.ctx;
+      in.parallel = p.owns_attention ? a.parallel : 0;
+      in.step_tokens = a.step_tokens;
+      in.speculative = !a.no_mtp && s == 0;
+      in.checkpoint_bytes = w;
+      in.prefix_cache_bytes = p.owns_attention ? a.cache_ram : 0;  // cached states pin rows on every stage
+      const MemoryPlan mp = plan_memory(stage_config(cfg, p.layer_begin, p.layer_end, p.owns_ends), in);
+      total = mp.total;
+      plan = fmt::format(" {:>14} {:>12}", p.owns_attention ? human_bytes(static_cast<double>(mp.per_sequence)) : "-", human_bytes(static_cast<double>(mp.total)));
+    }
+    largest = std::max(largest, total);
+    fmt::print("  {:>4} {:>5} {:>10} {:>12}{}\n", r, s, fmt::format("{}-{}", p.layer_begin, p.layer_end - 1),
+               human_bytes(w), plan);
+  }
+  fmt::print("  largest rank needs {}{}\n", human_bytes(largest),
+             a.memory_budget >= 0 ? fmt::format(": {} --memory-budget {}", largest <= a.memory_budget ? "fits" : "EXCEEDS",
+                                                human_bytes(a.memory_budget))
+                                  : "");
+  return ok_status();
+}
+
 Status run_info(const InfoArgs& a) {
   if (a.model_dir.empty() == a.config.empty()) return error("give exactly one of -m DIR or --config FILE");
   const std::string source = a.model_dir.empty() ? a.config : a.model_dir;
@@ -208,6 +259,7 @@ Status run_info(const InfoArgs& a) {
     fmt::print("{}\n", j.dump());
     return ok_status();
   }
+  if (a.pp > 1 || a.ep > 1 || !a.split.empty()) return print_layout_plan(cfg, a);
   print_text(source, cfg, p, kv, tally, tally_source);
   if (plan) {
     fmt::print("memory plan --ctx {} --parallel {} (packed FP8 / FP4 rows, as `dsv4 serve` holds them; docs/memory.md)\n", plan->in.ctx,
@@ -234,6 +286,10 @@ void add_info(CLI::App& app, int* rc) {
   cmd->add_option("--step-tokens", args->step_tokens, "rows of one engine step (default 256)")->check(CLI::PositiveNumber);
   cmd->add_option("--cache-ram", args->cache_ram, "prefix cache RAM of the plan (default 2G, serve's)")
       ->transform(CLI::AsSizeValue(false));
+  cmd->add_option("--pp", args->pp, "plan a distributed layout: pipeline stages (per-rank weights; with --ctx, memory)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--ep", args->ep, "plan a distributed layout: expert-parallel ranks per stage")->check(CLI::PositiveNumber);
+  cmd->add_option("--pp-split", args->split, "layers per stage, comma separated (default: balanced by weight bytes)");
   cmd->add_flag("--no-mtp", args->no_mtp, "plan without the MTP rollback marks");
   cmd->add_option("--memory-budget", args->memory_budget, "say whether the plan fits in this many bytes, e.g. 200G, "
                                                          "and the largest --ctx / --parallel that do")

@@ -26,9 +26,10 @@ model::Placement Layout::placement(int rank) const {
 std::string Layout::describe() const {
   std::string r;
   for (int s = 0; s < pp; ++s)
-    r += fmt::format("stage {}: ranks {}-{}, layers [{}, {}){}, {:.1f} MiB of weights\n", s, s * ep, s * ep + ep - 1,
+    r += fmt::format("stage {}: ranks {}-{}, layers [{}, {}){}, {} of weights\n", s, s * ep, s * ep + ep - 1,
                      stage_begin[s], stage_begin[s + 1], s == 0 ? " + embedding, head, MTP" : "",
-                     static_cast<double>(stage_bytes[s]) / (1 << 20));
+                     stage_bytes[s] >= (int64_t{1} << 30) ? fmt::format("{:.2f} GiB", stage_bytes[s] / double(1 << 30))
+                                                          : fmt::format("{:.1f} MiB", stage_bytes[s] / double(1 << 20)));
   return r;
 }
 

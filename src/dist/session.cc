@@ -1,5 +1,8 @@
 #include "dist/session.h"
 
+#include <sched.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -76,10 +79,22 @@ int64_t warm_wanted_shards(const std::string& dir, const ModelConfig& c, const m
 void share_cores_between_local_ranks() {
   if (std::getenv("DSV4_THREADS")) return;
   const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  const int n = local ? std::atoi(local) : 1;
-  if (n <= 1) return;
+  const int n = std::max(1, local ? std::atoi(local) : 1);
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  set_num_threads(std::max(1, cores / n));
+  // mpirun binds ranks (to one core each for -np <= 2): never run more threads than the cores
+  // this rank may use, and say so when that is fewer than its share.
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  const int allowed = sched_getaffinity(0, sizeof(mask), &mask) == 0 ? CPU_COUNT(&mask) : cores;
+  const int share = std::max(1, cores / n);
+  if (allowed < share && allowed < num_threads()) {
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    std::fprintf(stderr,
+                 "dsv4 (rank %s): mpirun bound this rank to %d of the machine's %d cores; running %d threads (pass "
+                 "--bind-to none to mpirun to use %d)\n",
+                 rank ? rank : "?", allowed, cores, allowed, share);
+  }
+  if (n > 1 || allowed < num_threads()) set_num_threads(std::max(1, std::min(share, allowed)));
 }
 
 Result<std::unique_ptr<Session>> Session::start(const std::string& dir, const DistOptions& o) {

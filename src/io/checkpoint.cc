@@ -71,9 +71,12 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path,
       for (const auto& [name, shard] : index->weight_map)
         if (!wanted || wanted(name)) needed.insert(shard);
       for (const auto& s : index->shards) {
+        // A shard this process does not need may be absent (a pipeline stage's machine can hold
+        // just its part); one it needs must be there.
+        if (!needed.count(s)) continue;
         const std::string p = (fs::path(path) / s).string();
         if (!fs::exists(p, ec)) return error("{}: shard '{}' listed in the index is missing", index_path, s);
-        if (needed.count(s)) files.push_back(p);
+        files.push_back(p);
       }
       ck->shards_listed_ = static_cast<int64_t>(index->shards.size());
     } else {
