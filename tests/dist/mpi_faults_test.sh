@@ -4,7 +4,7 @@
 # Usage: mpi_faults_test.sh DSV4 MPIRUN FLASH_CHECKPOINT PRO_CHECKPOINT
 set -uo pipefail
 DSV4=$1 MPIRUN=$2 F=$3 P=$4
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/mpi_env.sh"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 RUN=(run --tokens 5,9,33 -n 4 -q)
 LAYERS=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]+'/config.json'))['num_hidden_layers'])" "$F")

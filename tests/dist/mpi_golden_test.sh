@@ -4,7 +4,7 @@
 # Usage: mpi_golden_test.sh DSV4 MPIRUN MANIFEST
 set -euo pipefail
 DSV4=$1 MPIRUN=$2 MANIFEST=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/mpi_env.sh"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 "$DSV4" golden --manifest "$MANIFEST" >"$T/one" 2>&1 || { cat "$T/one"; exit 1; }
 want=$(grep -c '^ *ok' "$T/one" || true)

@@ -4,7 +4,7 @@
 # Usage: mpi_logits_test.sh DSV4 MPIRUN CHECKPOINT
 set -euo pipefail
 DSV4=$1 MPIRUN=$2 CKPT=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+source "$(dirname "$0")/mpi_env.sh"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 ARGS=(run -m "$CKPT" --tokens 5,9,33,2,17,4,8,21,3 -n 10 --copies 3 --temp 0.8 --seed 7 --chunk 4 -q --dist-timeout 60)
 "$DSV4" "${ARGS[@]}" --logits-out "$T/one" >"$T/one.log" 2>&1 || { cat "$T/one.log"; exit 1; }

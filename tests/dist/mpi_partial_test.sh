@@ -5,7 +5,7 @@
 # the later layers and the head in the second: models/default)
 set -euo pipefail
 DSV4=$1 MPIRUN=$2 MODEL=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/mpi_env.sh"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 # The shard holding the last layer, and the layers held entirely by it.
 read -r shard first < <(python3 - "$MODEL" <<'PY'

@@ -5,7 +5,7 @@
 # Usage: mpi_serve_test.sh DSV4 MPIRUN MODEL_DIR
 set -uo pipefail
 DSV4=$1 MPIRUN=$2 MODEL=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/mpi_env.sh"
 T=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
