@@ -15,14 +15,14 @@ MODELS=("$@")
 PROMPT=${PROMPT:-64} GEN=${GEN:-16} COPIES=${COPIES:-4}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 field() { grep -o "$1" "$2" | head -1 | grep -o '[0-9.]*' | head -${3:-1} | tail -1; }
-printf '%-22s %-16s %5s | %10s %10s | %10s %10s | %12s %12s\n' model layout ranks "1x prefill" "1x decode" \
+printf '%-22s %-30s %5s | %10s %10s | %10s %10s | %12s %12s\n' model layout ranks "1x prefill" "1x decode" \
   "${COPIES}x prefill" "${COPIES}x decode" "bytes/token" "floor"
 for M in "${MODELS[@]}"; do
   [ -f "$M/config.json" ] || { echo "skip $M: no config.json"; continue; }
   L=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]+'/config.json'))['num_hidden_layers'])" "$M")
   V=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]+'/config.json'))['vocab_size'])" "$M")
   toks=$(python3 -c "print(','.join(str(2 + (i * 7919) % ($V - 2)) for i in range($PROMPT)))")
-  for layout in "1 -" "2 --pp 2" "2 --ep 2" "4 --ep 4" "4 --pp 2 --ep 2" "4 --pp 4"; do
+  for layout in "1 -" "2 --pp 2" "2 --pp 2 --pp-microbatches 1" "2 --ep 2" "4 --ep 4" "4 --pp 2 --ep 2" "4 --pp 4"; do
     set -- $layout; np=$1; shift
     [ "$1" = "-" ] && set --
     if [ "${1:-}" = --pp ] && [ "$2" -gt "$L" ]; then continue; fi
@@ -35,14 +35,17 @@ for M in "${MODELS[@]}"; do
       >"$T/run" 2>&1 || { cat "$T/run"; exit 1; }
     bp=$(grep -o 'prefill: [0-9]* tokens in [0-9.]* s = [0-9.]* tok/s' "$T/bench" | grep -o '[0-9.]* tok/s' | grep -o '^[0-9.]*')
     bd=$(grep -o 'decode: [0-9]* tokens in [0-9.]* s = [0-9.]* tok/s' "$T/bench" | grep -o '[0-9.]* tok/s' | grep -o '^[0-9.]*')
+    # The run reports its first sequence's rates; the others advance in the same steps (prompts
+    # one token shorter each), so the batch's aggregate is COPIES times that.
     rp=$(grep -o 'prefill: [0-9]* tokens in [0-9.]* s ([0-9.]* tok/s)' "$T/run" | grep -o '([0-9.]*' | tr -d '(')
     rd=$(grep -o 'decode: [0-9]* tokens in [0-9.]* s ([0-9.]* tok/s)' "$T/run" | grep -o '([0-9.]*' | tr -d '(')
+    rp=$(python3 -c "print(f'{$rp * $COPIES:.1f}')") rd=$(python3 -c "print(f'{$rd * $COPIES:.1f}')")
     bpt=$(grep -o '[0-9]* bytes per token fed' "$T/run" | grep -o '^[0-9]*' || echo 0)
     fl=$(grep -o '(floor [0-9]*)' "$T/run" | grep -o '[0-9]*' || echo 0)
-    printf '%-22s %-16s %5s | %10s %10s | %10s %10s | %12s %12s\n' "$(basename "$M")" "${*:-single}" "$np" \
+    printf '%-22s %-30s %5s | %10s %10s | %10s %10s | %12s %12s\n' "$(basename "$M")" "${*:-single}" "$np" \
       "$bp" "$bd" "$rp" "$rd" "$bpt" "$fl"
   done
 done
-echo "(tok/s; 1x = one stream via dsv4 bench, ${COPIES}x = $COPIES sequences batched via dsv4 run --copies;"
+echo "(tok/s; 1x = one stream via dsv4 bench, ${COPIES}x = $COPIES sequences batched via dsv4 run --copies, aggregate;"
 echo " bytes/token = all ranks' sends over the batched run per token fed; floor = the HC state per hop"
 echo " and the expert rows the shapes require; $(nproc) cores, $(grep -c processor /proc/cpuinfo) hardware threads)"
