@@ -23,8 +23,9 @@ fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-# The MPI golden runs (label mpi) check numerics per layout, through the same code paths that
-# mpi.logits.* exercise under ASan here; they take ~4 min with ASan and are left to the plain run
+# Of the MPI tests (label mpi), the per-layout golden runs and the tiny-pro logits comparison
+# check numerics through the same code paths that mpi.logits.tiny-flash, mpi.faults and mpi.serve
+# exercise under ASan here; they add ~5 min with ASan and are left to the plain run
 # (scripts/test.sh). DSV4_ASAN_EXCLUDE='' runs them too.
-EXCLUDE=${DSV4_ASAN_EXCLUDE-'^mpi\.golden\.'}
+EXCLUDE=${DSV4_ASAN_EXCLUDE-'^mpi\.(golden\.|logits\.tiny-pro)'}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 3600 ${EXCLUDE:+-E "$EXCLUDE"} "$@"
