@@ -26,6 +26,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Of the MPI tests (label mpi), the per-layout golden runs and the tiny-pro logits comparison
 # check numerics through the same code paths that mpi.logits.tiny-flash, mpi.faults and mpi.serve
 # exercise under ASan here; they add ~5 min with ASan and are left to the plain run
-# (scripts/test.sh). DSV4_ASAN_EXCLUDE='' runs them too.
-EXCLUDE=${DSV4_ASAN_EXCLUDE-'^mpi\.(golden\.|logits\.tiny-pro)'}
+# (scripts/test.sh). Likewise gguf.golden.tiny-pro (tiny-flash's runs the same GGUF loader under
+# ASan) and llamacpp.compare.* (their dsv4 side is `dsv4 convert` + `dsv4 score`, covered by the
+# gguf tests; the rest is llama.cpp's). DSV4_ASAN_EXCLUDE='' runs them too.
+EXCLUDE=${DSV4_ASAN_EXCLUDE-'^mpi\.(golden\.|logits\.tiny-pro)|^gguf\.golden\.tiny-pro|^llamacpp\.compare\.'}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 3600 ${EXCLUDE:+-E "$EXCLUDE"} "$@"

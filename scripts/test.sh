@@ -6,6 +6,8 @@ DSV4_WITH_TEST_TOOLS=1 bash scripts/install_deps.sh
 if [ -f tests/js/package.json ]; then (cd tests/js && npm ci --no-audit --no-fund --loglevel=error); fi
 if [ -f tests/clients/package.json ]; then (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error); fi
 if [ -f tests/browser/package.json ]; then (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error); fi
+# llama.cpp as node-llama-cpp ships it prebuilt (CPU binaries only: no CUDA / Vulkan packages).
+if [ -f tests/llamacpp/package.json ]; then (cd tests/llamacpp && npm ci --omit=optional --no-audit --no-fund --loglevel=error); fi
 bash scripts/build.sh
 bash scripts/make_default_model.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 1200

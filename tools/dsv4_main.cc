@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   dsv4::cli::add_chat(app, &rc);
   dsv4::cli::add_engine_bench(app, &rc);
   dsv4::cli::add_serve(app, &rc);
+  dsv4::cli::add_convert(app, &rc);
+  dsv4::cli::add_score(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

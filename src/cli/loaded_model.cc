@@ -4,6 +4,8 @@
 
 #include "cli/default_model.h"
 #include "cli/dist_cli.h"
+#include "cli/gguf_tokenizer.h"
+#include "io/gguf_checkpoint.h"
 
 namespace dsv4::cli {
 
@@ -21,6 +23,11 @@ Result<LoadedModel> load_model_dir(const std::string& dir, const dist::DistOptio
     lm.model = std::move(lm.dist->model());
   } else {
     DSV4_ASSIGN_OR_RETURN(lm.model, model::Model::load(lm.dir));
+  }
+  if (is_gguf_path(lm.dir)) {  // the file's own tokenizer.ggml.* keys
+    DSV4_ASSIGN_OR_RETURN(auto f, GgufFile::open(lm.dir));
+    DSV4_ASSIGN_OR_RETURN(lm.tokenizer, tokenizer_from_gguf(*f));
+    return lm;
   }
   const std::string tok_path = (std::filesystem::path(lm.dir) / "tokenizer.json").string();
   if (std::filesystem::exists(tok_path)) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "io/gguf_checkpoint.h"
 #include "io/strict_json.h"
 
 namespace dsv4 {
@@ -58,7 +59,9 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path,
   std::vector<std::string> files;
   std::optional<SafetensorsIndex> index;
   std::string index_path;
-  if (fs::is_regular_file(path, ec)) {
+  if (fs::is_regular_file(path, ec) && is_gguf_path(path)) {
+    return open_gguf_checkpoint(path, wanted);
+  } else if (fs::is_regular_file(path, ec)) {
     ck->dir_ = fs::path(path).parent_path().string();
     files.push_back(path);
   } else if (fs::is_directory(path, ec)) {
@@ -115,6 +118,22 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& path,
       if (opened.count(shard) && !ck->by_name_.count(name))
         return error("{}: tensor '{}' is listed in the index but absent from shard {}", index_path, name,
                      (fs::path(path) / shard).string());
+  return ck;
+}
+
+std::unique_ptr<Checkpoint> Checkpoint::from_tensors(std::string source, std::vector<TensorInfo> tensors,
+                                                     std::shared_ptr<const void> keep) {
+  auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
+  ck->source_ = std::move(source);
+  ck->dir_ = ck->source_;
+  ck->format_ = "gguf";
+  ck->shards_listed_ = 1;
+  ck->own_tensors_ = std::move(tensors);
+  ck->keep_ = std::move(keep);
+  for (TensorInfo& t : ck->own_tensors_) {
+    t.file = &ck->source_;
+    ck->by_name_.emplace(t.name, &t);
+  }
   return ck;
 }
 

@@ -6,6 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/gguf.h"
+#include "io/gguf_checkpoint.h"
+#include "io/gguf_deepseek4.h"
+
 namespace dsv4 {
 namespace {
 
@@ -241,6 +245,10 @@ Result<ModelConfig> parse_model_config(const std::string& text, const std::strin
 }
 
 Result<ModelConfig> load_model_config(const std::string& path) {
+  if (is_gguf_path(path) && std::filesystem::is_regular_file(path)) {
+    DSV4_ASSIGN_OR_RETURN(auto f, GgufFile::open(path));
+    return deepseek4_config_from_gguf(*f);
+  }
   std::string p = path;
   if (std::filesystem::is_directory(p)) p = (std::filesystem::path(p) / "config.json").string();
   std::ifstream in(p, std::ios::binary);

@@ -99,6 +99,7 @@ struct ModelConfig {
 };
 
 Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& label);
-Result<ModelConfig> load_model_config(const std::string& path);  // a config.json or a directory
+// A config.json, a directory holding one, or a deepseek4 *.gguf (config from its metadata).
+Result<ModelConfig> load_model_config(const std::string& path);
 
 }  // namespace dsv4

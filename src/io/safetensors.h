@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "base/status.h"
 #include "io/mapped_file.h"
 #include "tensor/dtype.h"
+#include "tensor/ggml_type.h"
 
 namespace dsv4 {
 
@@ -31,6 +33,9 @@ struct TensorInfo {
   uint64_t end = 0;
   const uint8_t* data = nullptr;  // set once the file is mapped
   const std::string* file = nullptr;
+  // Set for a weight kept in a ggml block format (a GGUF file's Q8_0, Q4_K, ...: io/gguf_checkpoint.h):
+  // dtype is then U8, `shape` the logical [rows, cols] and each row ggml_row_bytes(type, cols) bytes.
+  std::optional<GgmlType> ggml;
 
   int64_t numel() const;
   size_t nbytes() const { return static_cast<size_t>(end - begin); }

@@ -290,6 +290,11 @@ void attention_forward(const ModelConfig& c, const LayerWeights& w, const RopeTa
     for (int64_t i = 0; i < n; ++i) std::copy_n(&o[i * H * D + g * gin], gin, &og_in[i * gin]);
     if (w.wo_a.kind == LinearWeight::Kind::kFp8) {
       kernels::linear_fp8_dequant(og_in.data(), n, w.wo_a.fp8, g * rank, rank, og_out.data(), true);
+    } else if (w.wo_a.kind == LinearWeight::Kind::kGgml) {
+      kernels::GgmlMatrix part = w.wo_a.ggml;  // the group's rows
+      part.data += g * rank * part.row_bytes;
+      part.rows = rank;
+      kernels::linear_ggml(og_in.data(), n, part, og_out.data(), true);
     } else {
       kernels::linear_bf16(og_in.data(), n, w.wo_a.bf + g * rank * gin, rank, gin, og_out.data(), true);
     }

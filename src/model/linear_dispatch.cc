@@ -22,6 +22,11 @@ void linear_forward(const LinearWeight& w, const float* x, int64_t m, float* y) 
       kernels::linear_bf16(x, m, w.bf, w.rows, w.cols, y, true);
       return;
     }
+    case LinearWeight::Kind::kGgml: {
+      DSV4_PROFILE_SCOPE("linear.ggml");
+      kernels::linear_ggml(x, m, w.ggml, y, true);
+      return;
+    }
     case LinearWeight::Kind::kNone: break;
   }
   DSV4_CHECK(false && "linear layer without weights");

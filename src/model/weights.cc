@@ -55,7 +55,19 @@ class Resolver {
       return w;
     }
     const int64_t b = kernels::kWeightBlock;
-    if (t->dtype == DType::kF8E4M3) {
+    if (t->ggml) {
+      const auto rb = ggml_row_bytes(*t->ggml, in);
+      if (!kernels::linear_ggml_supported(*t->ggml)) {
+        fail(fmt::format("{}: tensor '{}.weight' has ggml type {}, which no linear kernel here computes with",
+                         *t->file, prefix, ggml_type_name(*t->ggml)));
+      } else if (t->shape != std::vector<int64_t>{out, in} || !rb || t->nbytes() != *rb * static_cast<uint64_t>(out)) {
+        fail(fmt::format("{}: tensor '{}.weight' ({}) has shape {}, expected [{}, {}]", *t->file, prefix,
+                         ggml_type_name(*t->ggml), shape_str(t->shape), out, in));
+      } else {
+        w.kind = LinearWeight::Kind::kGgml;
+        w.ggml = {*t->ggml, t->data, out, in, *rb};
+      }
+    } else if (t->dtype == DType::kF8E4M3) {
       w.kind = LinearWeight::Kind::kFp8;
       w.fp8 = {data<uint8_t>(prefix + ".weight", DType::kF8E4M3, {out, in}),
                data<uint8_t>(prefix + ".scale", DType::kF8E8M0, {(out + b - 1) / b, (in + b - 1) / b}), out, in};
@@ -140,8 +152,9 @@ LayerWeights load_layer(Resolver& r, const ModelConfig& c, const LayerSpec& spec
   const int64_t group_in = H * D / c.o_groups;
   L.wo_a = r.linear(p + "attn.wo_a", static_cast<int64_t>(c.o_groups) * c.o_lora_rank, group_in);
   L.wo_b = r.linear(p + "attn.wo_b", d, static_cast<int64_t>(c.o_groups) * c.o_lora_rank);
-  if (r.status().ok() && L.wo_a.kind != LinearWeight::Kind::kFp8 && L.wo_a.kind != LinearWeight::Kind::kBf16) {
-    r.fail(fmt::format("{}: tensor '{}attn.wo_a.weight' must be FP8 or bf16 (the grouped output LoRA A)", r.dir(), p));
+  if (r.status().ok() && L.wo_a.kind == LinearWeight::Kind::kFp4) {
+    r.fail(fmt::format("{}: tensor '{}attn.wo_a.weight' must be FP8, bf16 or a ggml type (the grouped output LoRA A)",
+                       r.dir(), p));
   }
   if (spec.compress_ratio > 0) {
     L.has_compressor = true;

@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "kernels/linear.h"
+#include "kernels/linear_ggml.h"
 #include "model/placement.h"
 #include "tensor/bf16.h"
 
@@ -17,9 +18,10 @@ namespace dsv4::model {
 
 // A linear layer's weight in whichever format the checkpoint stores it.
 struct LinearWeight {
-  enum class Kind { kNone, kFp8, kFp4, kBf16 } kind = Kind::kNone;
+  enum class Kind { kNone, kFp8, kFp4, kBf16, kGgml } kind = Kind::kNone;
   kernels::Fp8Matrix fp8;
   kernels::Fp4Matrix fp4;
+  kernels::GgmlMatrix ggml;  // a GGUF file's block-quantized weight (Q8_0, Q4_K, ...)
   const bf16* bf = nullptr;
   int64_t rows = 0, cols = 0;  // logical [out, in]
 };
