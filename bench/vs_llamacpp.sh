@@ -43,12 +43,15 @@ for type in $TYPES; do
     || { cat "$T/db"; exit 1; }
   dpp=$(grep -oE 'prefill: [0-9]+ tokens in [0-9.]+ s = [0-9.]+ tok/s' "$T/db" | grep -oE '[0-9.]+ tok/s' | grep -oE '^[0-9.]+')
   dtg=$(grep -oE 'decode: [0-9]+ tokens in [0-9.]+ s = [0-9.]+ tok/s' "$T/db" | grep -oE '[0-9.]+ tok/s' | grep -oE '^[0-9.]+')
-  bw=$(grep -oE 'read bandwidth[^0-9]*[0-9.]+ GB/s' "$T/db" | grep -oE '[0-9.]+ GB/s' | grep -oE '^[0-9.]+' | head -1)
-  bpt=$(grep -oE 'bytes/token[^0-9]*[0-9.]+' "$T/db" | grep -oE '[0-9.]+$' | head -1)
-  frac() { python3 -c "import sys; tps,b,bw=map(float,sys.argv[1:]); print(f'{tps*b/(bw*1e9):.3f}' if bw>0 and b>0 else 'n/a')" "$1" "${bpt:-0}" "${bw:-0}"; }
-  printf '%-34s | %9.2f %9.2f %6.2f | %9.2f %9.2f %6.2f | %8s %8s\n' "$(basename "$F")" "$lpp" "$dpp" \
-    "$(python3 -c "print($dpp/$lpp)")" "$ltg" "$dtg" "$(python3 -c "print($dtg/$ltg)")" "$(frac "$ltg")" "$(frac "$dtg")"
+  bw=$(grep -oE 'memory: read [0-9.]+ GB/s' "$T/db" | grep -oE '[0-9.]+' | head -1)
+  # llama.cpp reads the file's bytes (bf16 linears at 2 bytes); dsv4 what it runs (FP8 again for
+  # a lossless bf16 file): its bench prints that fraction itself.
+  fb=$(python3 bench/gguf_active_bytes.py "$F")
+  lfrac=$(python3 -c "import sys; t,b,w=map(float,sys.argv[1:]); print(f'{t*b/(w*1e9):.3f}')" "$ltg" "$fb" "$bw")
+  dfrac=$(grep -oE 'decode_bw_fraction=[0-9.e-]+' "$T/db" | cut -d= -f2)
+  printf '%-34s | %9.2f %9.2f %6.2f | %9.2f %9.2f %6.2f | %8s %8.3f\n' "$(basename "$F")" "$lpp" "$dpp" \
+    "$(python3 -c "print($dpp/$lpp)")" "$ltg" "$dtg" "$(python3 -c "print($dtg/$ltg)")" "$lfrac" "$dfrac"
   cp "$T/db" "$T/db-$type"; cp "$T/lb.json" "$T/lb-$type.json"
 done
-echo "(pp = prefill of $PROMPT tokens, tg = decode of $GEN tokens, tokens/s at $THREADS threads; bw = decode x"
-echo " active weight bytes per token / the read bandwidth dsv4 bench measured: ${bw:-?} GB/s)"
+echo "(pp = prefill of $PROMPT tokens, tg = decode of $GEN tokens, tokens/s at $THREADS threads; bw = decode tok/s x"
+echo " weight bytes each engine reads per token / the read bandwidth dsv4 bench measured: ${bw:-?} GB/s)"

@@ -100,11 +100,19 @@ Result<int64_t> warm_page_cache(const std::string& dir) {
   std::vector<char> buf(size_t{64} << 20);
   int64_t total = 0;
   std::error_code ec;
+  auto read_all = [&](const fs::path& p) -> Status {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return error("{}: cannot open", p.string());
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) total += in.gcount();
+    return ok_status();
+  };
+  if (fs::is_regular_file(dir, ec)) {  // a single file: a .gguf (or one .safetensors)
+    DSV4_TRY(read_all(dir));
+    return total;
+  }
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (e.path().extension() != ".safetensors") continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    if (!in) return error("{}: cannot open", e.path().string());
-    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) total += in.gcount();
+    DSV4_TRY(read_all(e.path()));
   }
   if (ec) return error("{}: {}", dir, ec.message());
   return total;

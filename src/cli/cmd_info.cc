@@ -221,11 +221,13 @@ Status run_info(const InfoArgs& a) {
     DSV4_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ck, Checkpoint::open(a.model_dir));
     DSV4_TRY(check_checkpoint(cfg, *ck));
     for (const TensorInfo* t : ck->tensors()) {
-      auto& e = tally[std::string(dtype_name(t->dtype))];
+      auto& e = tally[t->ggml ? fmt::format("{} (ggml)", ggml_type_name(*t->ggml)) : std::string(dtype_name(t->dtype))];
       e.count++;
       e.bytes += static_cast<int64_t>(t->nbytes());
     }
-    tally_source = "checkpoint (matches the schema of its config)";
+    tally_source = ck->format() == "gguf" ? "GGUF file as the engine runs it (matches the schema of its config)"
+                                          : "checkpoint (matches the schema of its config)";
+    for (const std::string& n : ck->notes) fmt::print(stderr, "note: {}\n", n);
   } else {
     for (const TensorSpec& s : expected_tensors(cfg)) {
       auto& e = tally[std::string(dtype_name(s.dtype))];

@@ -139,19 +139,10 @@ class Translator {
     for (int64_t e = 0; e < E; ++e) {
       const std::string base = fmt::format("layers.{}.ffn.experts.{}.{}", layer, e, proj);
       if (wanted && !wanted(base + ".weight")) continue;
-      if (t.type != GgmlType::kMXFP4) {  // each expert's rows in place, for the ggml linear kernels
-        DSV4_TRY(add_ggml(base + ".weight", t.type, {out, in}, t.data + e * out * row_bytes, out * row_bytes));
-        continue;
-      }
-      // MXFP4 holds the checkpoint's own FP4 codes and scales: repacked to its layout, the experts
-      // run the reference's FP4 path (activations quantized to FP8 per 128) bit for bit.
-      auto& packed = s_.add(static_cast<size_t>(out * in / 2));
-      auto& scales = s_.add(static_cast<size_t>(out * in / 32));
-      for (int64_t r = 0; r < out; ++r)
-        mxfp4_row_to_fp4(t.data + (e * out + r) * row_bytes, in, packed.data() + r * in / 2,
-                         scales.data() + r * in / 32);
-      DSV4_TRY(add(base + ".weight", DType::kI8, {out, in / 2}, packed.data(), packed.size()));
-      DSV4_TRY(add(base + ".scale", DType::kF8E8M0, {out, in / 32}, scales.data(), scales.size()));
+      // Each expert's rows in place. MXFP4 holds the checkpoint's own FP4 codes and scales: the
+      // FP4 kernels read that layout directly (kernels::Fp4Matrix::mxfp4) and run the
+      // reference's FP4 path bit for bit; other types go to the ggml linear kernels.
+      DSV4_TRY(add_ggml(base + ".weight", t.type, {out, in}, t.data + e * out * row_bytes, out * row_bytes));
     }
     return ok_status();
   }

@@ -6,9 +6,11 @@
 //   * Linear weights stored as BF16 / F32 / F16 whose 128x128 blocks are exactly e4m3 x UE8M0
 //     (a lossless conversion of the FP8 checkpoint) become FP8 codes and scales again, so the
 //     engine runs the reference's FP8 path and the logits are bitwise those of the checkpoint.
-//     Other linear weights (Q8_0, or BF16 that is not FP8-exact) are converted to BF16 at load
-//     and run as BF16 linears (noted in Checkpoint::notes; dedicated kernels would avoid the copy).
-//   * Stacked MXFP4 experts become per-expert FP4 tensors (the same codes and scales, repacked).
+//     Other BF16 linears run as bf16 linears, F16 / F32 ones through the ggml linear kernels.
+//   * Stacked experts become per-expert views of the mapping (U8 with TensorInfo::ggml set): MXFP4
+//     ones hold the checkpoint's FP4 codes and scales, which the FP4 kernels read in that layout
+//     (no copy, the reference's FP4 path); other types run through the ggml linear kernels.
+//   * Other linears in a block type (Q8_0, Q4_K, ...) are views too, for the ggml linear kernels.
 //   * 1-D F32 norms become BF16 (exact when they came from BF16), the I32 hash table I64.
 // Tensors the engine does not use (MTP, vision) are skipped with a note; unknown names and types
 // without a conversion are errors naming the tensor and its type.

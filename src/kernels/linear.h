@@ -19,11 +19,17 @@ struct Fp8Matrix {
 };
 
 // FP4 e2m1 weight, packed [N, K/2] (low nibble = even k) with UE8M0 scales [N, K/32].
+// With `mxfp4` set, the same codes and scales in ggml's MXFP4 blocks instead (a GGUF file's routed
+// experts, read in place): `packed` holds N rows of K/32 blocks of 17 bytes, the scale byte then
+// 16 bytes whose low nibbles are elements 0..15 and high nibbles 16..31; `scales` is unused. The
+// values, and so the results, are bitwise the same as for the checkpoint layout.
 struct Fp4Matrix {
   const uint8_t* packed = nullptr;
   const uint8_t* scales = nullptr;
   int64_t rows = 0, cols = 0;
+  bool mxfp4 = false;
 };
+constexpr int kMxfp4BlockBytes = 17;
 
 constexpr int kActBlock = 128;   // activation quantization block along K
 constexpr int kWeightBlock = 128;  // FP8 weight scale block (both dims)

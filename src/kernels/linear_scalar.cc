@@ -75,16 +75,26 @@ void linear_fp4_scalar(const float* x, int64_t m, const Fp4Matrix& w, float* y) 
     std::vector<float> acc(m);  // per part, reused for every output column
     float wv[kFp4Block];
     for (int64_t j = j0; j < j1; ++j) {
-      const uint8_t* wr = w.packed + j * (k / 2);
+      const uint8_t* wr = w.packed + j * (w.mxfp4 ? sb * kMxfp4BlockBytes : k / 2);
       const uint8_t* ws = w.scales + j * sb;
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int64_t b = 0; b < sb; ++b) {
-        for (int i = 0; i < kFp4Block; i += 2) {
-          const float* pr = pairs + 2 * wr[(b * kFp4Block + i) / 2];
-          wv[i] = pr[0];
-          wv[i + 1] = pr[1];
+        float sw;
+        if (w.mxfp4) {  // element i < 16: low nibble of byte i; element i + 16: its high nibble
+          const uint8_t* blk = wr + b * kMxfp4BlockBytes;
+          for (int i = 0; i < kFp4Block / 2; ++i) {
+            wv[i] = pairs[2 * blk[1 + i]];
+            wv[i + kFp4Block / 2] = pairs[2 * blk[1 + i] + 1];
+          }
+          sw = ue8m0_to_f32(blk[0]);
+        } else {
+          for (int i = 0; i < kFp4Block; i += 2) {
+            const float* pr = pairs + 2 * wr[(b * kFp4Block + i) / 2];
+            wv[i] = pr[0];
+            wv[i + 1] = pr[1];
+          }
+          sw = ue8m0_to_f32(ws[b]);
         }
-        const float sw = ue8m0_to_f32(ws[b]);
         for (int64_t r = 0; r < m; ++r) {
           const float* ab = &a.vals[r * k + b * kFp4Block];
           float inner = 0.0f;

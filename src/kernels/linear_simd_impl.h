@@ -26,6 +26,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include <immintrin.h>
+
 #include "kernels/linear_simd.h"
 
 namespace dsv4::kernels {
@@ -188,16 +190,71 @@ void fp8_columns(const SimdActs& a, const Fp8Matrix& w, int64_t j0, int64_t j1, 
 
 // ---- FP4 --------------------------------------------------------------------------------------
 
-template <class V, int CT>
+// An MXFP4 block's 16 code bytes (element i < 16 in the low nibble of byte i, element i + 16 in
+// its high nibble) repacked to the checkpoint's order (elements 2i, 2i+1 in byte i), so that the
+// e2m1 decoder and everything after it run unchanged. SSSE3 byte shuffles: both ISA files have it.
+template <class V>
+DSV4_SIMD_INLINE void mxfp4_to_pairs(const uint8_t* mx, uint8_t* out) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(mx));
+  const __m128i m4 = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(b, m4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m4);  // elements 0-15, 16-31
+  const __m128i even = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i odd = _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i e = _mm_unpacklo_epi64(_mm_shuffle_epi8(lo, even), _mm_shuffle_epi8(hi, even));
+  const __m128i o = _mm_unpacklo_epi64(_mm_shuffle_epi8(lo, odd), _mm_shuffle_epi8(hi, odd));
+  // o < 16 in every byte: the 16-bit shift moves each nibble within its own byte.
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_or_si128(e, _mm_slli_epi16(o, 4)));
+}
+
+// Where sub-block s of an FP4 row keeps its 16 code bytes and its scale, in either layout.
+template <bool MX>
+struct Fp4Row {
+  const uint8_t* codes = nullptr;
+  const uint8_t* scales = nullptr;
+  Fp4Row() = default;
+  Fp4Row(const Fp4Matrix& w, int64_t j) {
+    const int64_t sb = w.cols / kFp4Block;
+    codes = MX ? w.packed + j * sb * kMxfp4BlockBytes : w.packed + j * (w.cols / 2);
+    scales = MX ? codes : w.scales + j * sb;
+  }
+  DSV4_SIMD_INLINE const uint8_t* block(int64_t s) const {
+    return MX ? codes + s * kMxfp4BlockBytes + 1 : codes + s * (kFp4Block / 2);
+  }
+  DSV4_SIMD_INLINE uint8_t scale(int64_t s) const { return MX ? scales[s * kMxfp4BlockBytes] : scales[s]; }
+};
+
+// 16 even-k and 16 odd-k weights of sub-block s.
+template <class V, bool MX>
+DSV4_SIMD_INLINE void fp4_decode(const Fp4Row<MX>& row, int64_t s, typename V::T& we, typename V::T& wo) {
+  if constexpr (MX) {
+    alignas(16) uint8_t pairs[kFp4Block / 2];
+    mxfp4_to_pairs<V>(row.block(s), pairs);
+    V::e2m1(pairs, we, wo);
+  } else {
+    V::e2m1(row.block(s), we, wo);
+  }
+}
+
+// The scales of sub-blocks s0 .. s0+cnt-1 (cnt <= 16) as floats.
+template <class V, bool MX>
+DSV4_SIMD_INLINE typename V::T fp4_scales(const Fp4Row<MX>& row, int64_t s0, int64_t cnt) {
+  if constexpr (MX) {
+    uint8_t buf[kL] = {};
+    for (int64_t i = 0; i < cnt; ++i) buf[i] = row.scale(s0 + i);
+    return V::ue8m0(buf);
+  } else {
+    return cnt == kL ? V::ue8m0(row.scales + s0) : ue8m0_partial<V>(row.scales + s0, cnt);
+  }
+}
+
+template <class V, int CT, bool MX>
 void fp4_gemv_cols(const SimdActs& a, const Fp4Matrix& w, int64_t j, float* y) {
   using T = typename V::T;
   const int64_t k = w.cols, sb = k / kFp4Block, per_act = kActBlock / kFp4Block;
-  const uint8_t* rows[CT];
-  const uint8_t* scales[CT];
+  Fp4Row<MX> rows[CT];
   T acc[CT];
   DSV4_UNROLL for (int c = 0; c < CT; ++c) {
-    rows[c] = w.packed + (j + c) * (k / 2);
-    scales[c] = w.scales + (j + c) * sb;
+    rows[c] = Fp4Row<MX>(w, j + c);
     acc[c] = V::zero();
   }
   // Per 16 sub-blocks: the products sa * sw for every column at once (the same fp32 products as
@@ -208,17 +265,14 @@ void fp4_gemv_cols(const SimdActs& a, const Fp4Matrix& w, int64_t j, float* y) {
     for (int64_t i = 0; i < cnt; ++i) sa16[i] = a.scales[(s0 + i) / per_act];
     const T sav = V::load(sa16);
     float sc[CT][kL];
-    DSV4_UNROLL for (int c = 0; c < CT; ++c) {
-      const T sw = cnt == kL ? V::ue8m0(scales[c] + s0) : ue8m0_partial<V>(scales[c] + s0, cnt);
-      V::store(sc[c], V::mul(sav, sw));
-    }
+    DSV4_UNROLL for (int c = 0; c < CT; ++c) V::store(sc[c], V::mul(sav, fp4_scales<V, MX>(rows[c], s0, cnt)));
     for (int64_t i = 0; i < cnt; ++i) {
       const int64_t s = s0 + i;
       const T ae = V::load(a.vals + s * kFp4Block), ao = V::load(a.vals + s * kFp4Block + kL);
       DSV4_UNROLL for (int c = 0; c < CT; ++c) {
         T we, wo;
-        prefetch_ahead(rows[c] + s * (kFp4Block / 2));
-        V::e2m1(rows[c] + s * (kFp4Block / 2), we, wo);
+        prefetch_ahead(rows[c].block(s));
+        fp4_decode<V, MX>(rows[c], s, we, wo);
         const T t = V::fma(ao, wo, V::mul(ae, we));
         acc[c] = V::fma(t, V::bcast(sc[c][i]), acc[c]);
       }
@@ -245,30 +299,36 @@ void fp4_gemm_rows(const SimdActs& a, int64_t r0, const float* wd, const float* 
   DSV4_UNROLL for (int r = 0; r < RT; ++r) y[(r0 + r) * n + j] = round_to_bf16(V::reduce(acc[r]));
 }
 
-template <class V>
-void fp4_columns(const SimdActs& a, const Fp4Matrix& w, int64_t j0, int64_t j1, float* y, float* scratch) {
+template <class V, bool MX>
+void fp4_columns_layout(const SimdActs& a, const Fp4Matrix& w, int64_t j0, int64_t j1, float* y, float* scratch) {
   const int64_t k = w.cols, n = w.rows, sb = k / kFp4Block;
   if (a.m == 1) {
     int64_t j = j0;
-    for (; j + V::kColTile <= j1; j += V::kColTile) fp4_gemv_cols<V, V::kColTile>(a, w, j, y);
-    for (; j < j1; ++j) fp4_gemv_cols<V, 1>(a, w, j, y);
+    for (; j + V::kColTile <= j1; j += V::kColTile) fp4_gemv_cols<V, V::kColTile, MX>(a, w, j, y);
+    for (; j < j1; ++j) fp4_gemv_cols<V, 1, MX>(a, w, j, y);
     return;
   }
   float* wd = scratch;             // k floats: per 32-block 16 even-k then 16 odd-k values
   float* sw = scratch + a.stride;  // sb floats
   for (int64_t j = j0; j < j1; ++j) {
-    const uint8_t* row = w.packed + j * (k / 2);
+    const Fp4Row<MX> row(w, j);
     for (int64_t s = 0; s < sb; ++s) {
       typename V::T we, wo;
-      V::e2m1(row + s * (kFp4Block / 2), we, wo);
+      fp4_decode<V, MX>(row, s, we, wo);
       V::store(wd + s * kFp4Block, we);
       V::store(wd + s * kFp4Block + kL, wo);
-      sw[s] = ue8m0_value(w.scales[j * sb + s]);
+      sw[s] = ue8m0_value(row.scale(s));
     }
     int64_t r = 0;
     for (; r + V::kRowTile <= a.m; r += V::kRowTile) fp4_gemm_rows<V, V::kRowTile>(a, r, wd, sw, k, j, n, y);
     for (; r < a.m; ++r) fp4_gemm_rows<V, 1>(a, r, wd, sw, k, j, n, y);
   }
+}
+
+template <class V>
+void fp4_columns(const SimdActs& a, const Fp4Matrix& w, int64_t j0, int64_t j1, float* y, float* scratch) {
+  if (w.mxfp4) fp4_columns_layout<V, true>(a, w, j0, j1, y, scratch);
+  else fp4_columns_layout<V, false>(a, w, j0, j1, y, scratch);
 }
 
 // ---- bf16 / f32 weights -----------------------------------------------------------------------

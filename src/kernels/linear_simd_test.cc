@@ -17,6 +17,7 @@
 #include "base/thread_pool.h"
 #include "kernels/act_quant.h"
 #include "kernels/linear_test_util.h"
+#include "tensor/ggml_quants.h"
 #include "tensor/test_values.h"
 
 namespace dsv4::kernels {
@@ -136,6 +137,30 @@ struct Shape {
 const Shape kFp8Shapes[] = {{1, 131, 300}, {5, 131, 300}, {3, 7, 128}, {1, 5, 7}, {6, 130, 257}};
 const Shape kFp4Shapes[] = {{1, 131, 160}, {5, 9, 160}, {1, 3, 32}, {7, 130, 288}};
 const Shape kDenseShapes[] = {{1, 131, 77}, {5, 13, 77}, {1, 3, 5}, {6, 33, 1001}, {3, 4, 16}};
+
+// A GGUF file's MXFP4 experts are read in place (Fp4Matrix::mxfp4): the same codes and scales in
+// ggml's block layout must give bitwise the checkpoint layout's results, on every variant (the
+// scalar reference included), for GEMV and GEMM, with sub-block counts past 16 and extreme scales.
+TEST(LinearSimd, Mxfp4LayoutIsBitwiseTheCheckpointLayout) {
+  for (const LinearVariant* v : test_variants()) {
+    SCOPED_TRACE(v->name);
+    for (const Shape& s : {Shape{1, 131, 160}, Shape{5, 9, 160}, Shape{1, 3, 32}, Shape{7, 130, 288},
+                           Shape{1, 5, 32 * 19}, Shape{3, 5, 32 * 19}}) {
+      Fp4Weight w(s.n, s.k, 109);
+      for (size_t i = 0; i < w.scales.size(); ++i) w.scales[i] = (i % 7 == 0) ? 0 : (i % 11 == 0) ? 240 : w.scales[i];
+      const int64_t sb = s.k / 32;
+      std::vector<uint8_t> mx(s.n * sb * kMxfp4BlockBytes);
+      for (int64_t r = 0; r < s.n; ++r)
+        fp4_row_to_mxfp4(&w.packed[r * s.k / 2], &w.scales[r * sb], s.k, &mx[r * sb * kMxfp4BlockBytes]);
+      Fp4Matrix m{mx.data(), nullptr, s.n, s.k, true};
+      const std::vector<float> x = random_bf16_values(s.m * s.k, 1.0f, 110);
+      std::vector<float> y_ck(s.m * s.n), y_mx(s.m * s.n);
+      v->fp4(x.data(), s.m, w.m, y_ck.data());
+      v->fp4(x.data(), s.m, m, y_mx.data());
+      expect_bitwise(y_mx, y_ck, "mxfp4 k=" + std::to_string(s.k) + " m=" + std::to_string(s.m));
+    }
+  }
+}
 
 TEST(LinearSimd, MatchesCanonicalOrderEmulationBitwise) {
   for (const LinearVariant* v : simd_variants()) {

@@ -1,6 +1,7 @@
 #include "model/schema.h"
 
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -177,8 +178,21 @@ std::vector<std::string> checkpoint_problems(const ModelConfig& cfg, const Check
   std::map<std::string, const TensorSpec*, std::less<>> expected;
   const std::vector<TensorSpec> specs = expected_tensors(cfg);
   for (const TensorSpec& s : specs) expected.emplace(s.name, &s);
+  // Linears may also come in another form the loader computes with (a GGUF file's ggml block
+  // types, or plain bf16): logical shape [out, in] and no scale tensor.
+  std::set<std::string, std::less<>> unscaled;
+  auto alternative_linear = [](const TensorSpec& s, const TensorInfo& t) {
+    if (s.role != TensorRole::kFp8Weight && s.role != TensorRole::kFp4Weight) return false;
+    const std::vector<int64_t> logical = {s.shape[0], s.role == TensorRole::kFp4Weight ? 2 * s.shape[1] : s.shape[1]};
+    return t.shape == logical && (t.ggml.has_value() || t.dtype == DType::kBF16);
+  };
   for (const TensorSpec& s : specs) {
     const TensorInfo* t = ck.find(s.name);
+    if (t && alternative_linear(s, *t)) {
+      unscaled.insert(s.name.substr(0, s.name.size() - std::string_view(".weight").size()) + ".scale");
+      continue;
+    }
+    if (!t && (s.role == TensorRole::kBlockScale || s.role == TensorRole::kFp4Scale) && unscaled.count(s.name)) continue;
     if (!t) {
       problems.push_back(fmt::format("missing tensor '{}' (expected {})", s.name, spec_string(s.dtype, s.shape)));
     } else if (t->dtype != s.dtype || t->shape != s.shape) {

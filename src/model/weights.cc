@@ -55,7 +55,16 @@ class Resolver {
       return w;
     }
     const int64_t b = kernels::kWeightBlock;
-    if (t->ggml) {
+    if (t->ggml == GgmlType::kMXFP4) {  // a GGUF file's FP4 codes + UE8M0 scales: the reference's FP4 path
+      const auto rb = ggml_row_bytes(GgmlType::kMXFP4, in);
+      if (t->shape != std::vector<int64_t>{out, in} || !rb || t->nbytes() != *rb * static_cast<uint64_t>(out)) {
+        fail(fmt::format("{}: tensor '{}.weight' (mxfp4) has shape {}, expected [{}, {}]", *t->file, prefix,
+                         shape_str(t->shape), out, in));
+      } else {
+        w.kind = LinearWeight::Kind::kFp4;
+        w.fp4 = {t->data, nullptr, out, in, true};
+      }
+    } else if (t->ggml) {
       const auto rb = ggml_row_bytes(*t->ggml, in);
       if (!kernels::linear_ggml_supported(*t->ggml)) {
         fail(fmt::format("{}: tensor '{}.weight' has ggml type {}, which no linear kernel here computes with",

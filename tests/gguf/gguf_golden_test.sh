@@ -25,5 +25,7 @@ for type in q8_0 f32; do
   "$DSV4" convert -m "$CKPT" --out "$T/$type.gguf" --type "$type" >/dev/null 2>&1
   "$DSV4" run -m "$T/$type.gguf" --tokens 5,9,33,2 -n 6 --ignore-eos >"$T/$type.log" 2>&1 || { cat "$T/$type.log"; exit 1; }
   grep -q "tokens: " "$T/$type.log" || { echo "FAIL $type: no tokens"; cat "$T/$type.log"; exit 1; }
+  "$DSV4" info -m "$T/$type.gguf" >"$T/$type.info" 2>&1 || { cat "$T/$type.info"; exit 1; }
+  grep -q "matches the schema of its config" "$T/$type.info" || { echo "FAIL $type: info"; cat "$T/$type.info"; exit 1; }
   echo "ok   $type GGUF ($(stat -c %s "$T/$type.gguf") bytes) generates"
 done
