@@ -4,40 +4,15 @@
 #include <immintrin.h>
 
 #include "kernels/linear_ggml_simd.h"
+#include "kernels/simd_v16.h"
 
 namespace dsv4::kernels {
 namespace {
 
-struct V16Avx2Ggml {
-  struct T {
-    __m256 lo, hi;
-  };
+struct V16Avx2Ggml : V16Avx2Core {
   static constexpr int kGemvCols = 2;  // GEMV columns decoded together
   static constexpr int kRowTile = 2;   // GEMM register tile: 2 rows x 2 weight rows (8 ymm accumulators)
   static constexpr int kColTile = 2;
-
-  [[gnu::always_inline]] static T zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
-  [[gnu::always_inline]] static T load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
-  [[gnu::always_inline]] static void store(float* p, T v) {
-    _mm256_storeu_ps(p, v.lo);
-    _mm256_storeu_ps(p + 8, v.hi);
-  }
-  [[gnu::always_inline]] static T bcast(float s) {
-    const __m256 v = _mm256_set1_ps(s);
-    return {v, v};
-  }
-  [[gnu::always_inline]] static T mul(T a, T b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
-  [[gnu::always_inline]] static T sub(T a, T b) { return {_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)}; }
-  [[gnu::always_inline]] static T fma(T a, T b, T c) {
-    return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
-  }
-  // The canonical tree: l + (l+8), then + (l+4), + (l+2), + (l+1).
-  [[gnu::always_inline]] static float reduce(T v) {
-    const __m256 s8 = _mm256_add_ps(v.lo, v.hi);
-    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
-  }
 
   [[gnu::always_inline]] static __m128i bytes8(const uint8_t* p) {
     return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));

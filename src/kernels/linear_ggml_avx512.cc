@@ -5,32 +5,15 @@
 #include <immintrin.h>
 
 #include "kernels/linear_ggml_simd.h"
+#include "kernels/simd_v16.h"
 
 namespace dsv4::kernels {
 namespace {
 
-struct V16Avx512Ggml {
-  using T = __m512;
+struct V16Avx512Ggml : V16Avx512Core {
   static constexpr int kGemvCols = 4;  // 32 zmm registers
   static constexpr int kRowTile = 4;   // GEMM: 4 rows x 4 weight rows = 16 accumulators
   static constexpr int kColTile = 4;
-
-  [[gnu::always_inline]] static T zero() { return _mm512_setzero_ps(); }
-  [[gnu::always_inline]] static T load(const float* p) { return _mm512_loadu_ps(p); }
-  [[gnu::always_inline]] static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
-  [[gnu::always_inline]] static T bcast(float s) { return _mm512_set1_ps(s); }
-  [[gnu::always_inline]] static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
-  [[gnu::always_inline]] static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
-  [[gnu::always_inline]] static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
-  // The canonical tree: l + (l+8), then + (l+4), + (l+2), + (l+1) (as the AVX2 tier).
-  [[gnu::always_inline]] static float reduce(T v) {
-    const __m256 lo = _mm512_castps512_ps256(v);
-    const __m256 hi = _mm512_castps512_ps256(_mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)));
-    const __m256 s8 = _mm256_add_ps(lo, hi);
-    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
-  }
 
   [[gnu::always_inline]] static __m128i bytes16(const uint8_t* p) {
     return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
