@@ -159,6 +159,8 @@ int serve(ServeOptions o) {
                : o.model_dir.empty()  ? "dsv4-default"
                                       : std::filesystem::path(lm->dir).lexically_normal().filename().string();
   if (b.model_id.empty()) b.model_id = std::filesystem::path(lm->dir).parent_path().filename().string();
+  if (o.model_name.empty() && b.model_id.size() > 5 && b.model_id.ends_with(".gguf"))
+    b.model_id.resize(b.model_id.size() - 5);  // a GGUF file: its name without the extension
   b.max_context = eng.max_context();
   b.default_max_tokens = o.default_max_tokens;
   b.default_thinking = o.default_mode == "thinking";
@@ -185,7 +187,7 @@ void add_serve(CLI::App& app, int* rc) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-, DeepSeek- and Anthropic-compatible HTTP server");
   cmd->add_option("-m,--model", o->model_dir, "checkpoint directory (default: the built-in default model)");
-  cmd->add_option("--model-name", o->model_name, "model id clients use (default: the directory's name)");
+  cmd->add_option("--model-name", o->model_name, "model id clients use (default: the directory's name, or the .gguf file's without the extension)");
   cmd->add_option("--host", o->http.host, "address to bind (default 127.0.0.1)");
   cmd->add_option("--port", o->http.port, "port (default 8000; 0 = any free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", o->http.api_key, "require this key (Authorization: Bearer KEY or x-api-key; also DSV4_API_KEY)");

@@ -73,13 +73,13 @@ Result<std::string> tokenizer_json_from_gguf_vocab(const GgufVocab& v, std::stri
   nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
   for (size_t id = 0; id < v.tokens.size(); ++id) {
     const int32_t t = v.types[id];
-    if (t == kTokControl || t == kTokUserDefined) {
+    if (t == kTokUnused) continue;  // ids no text maps to ("[PAD{id}]" rows past the tokenizer)
+    // Added tokens sit in the model's vocabulary too (as in DeepSeek's tokenizer.json), at their id.
+    if (vocab.contains(v.tokens[id])) return error("{}: token '{}' appears twice", origin, v.tokens[id]);
+    vocab[v.tokens[id]] = id;
+    if (t == kTokControl || t == kTokUserDefined)
       j["added_tokens"].push_back({{"id", id}, {"content", v.tokens[id]}, {"single_word", false}, {"lstrip", false},
                                    {"rstrip", false}, {"normalized", false}, {"special", t == kTokControl}});
-    } else if (t != kTokUnused) {
-      if (vocab.contains(v.tokens[id])) return error("{}: token '{}' appears twice", origin, v.tokens[id]);
-      vocab[v.tokens[id]] = id;
-    }
   }
   j["normalizer"] = {{"type", "Sequence"}, {"normalizers", nlohmann::ordered_json::array()}};
   j["pre_tokenizer"] = nlohmann::ordered_json::parse(PreTokenizer::deepseek_json().dump());
