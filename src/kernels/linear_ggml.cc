@@ -46,6 +46,7 @@ bool linear_ggml_supported(GgmlType t) {
   switch (t) {
     case GgmlType::kF32: case GgmlType::kF16: case GgmlType::kBF16: case GgmlType::kQ8_0: case GgmlType::kMXFP4:
     case GgmlType::kQ4_K: case GgmlType::kQ6_K: case GgmlType::kQ2_K: case GgmlType::kIQ2_XXS:
+    case GgmlType::kQ4_0: case GgmlType::kQ4_1: case GgmlType::kQ5_0: case GgmlType::kQ5_1:
       return true;
     default: return false;
   }

@@ -1,5 +1,5 @@
 // Linear layers over weights stored in ggml's block formats (GGUF files: Q8_0, Q4_K, Q6_K, Q2_K,
-// IQ2_XXS, MXFP4, F16, BF16, F32). Each weight row is decoded block by block to fp32 exactly as
+// IQ2_XXS, MXFP4, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32). Each weight row is decoded block by block to fp32 exactly as
 // ggml's dequantize_row_* does (tensor/ggml_quants.h is the reference decoder) and dotted with the
 // fp32 activations in fp32. llama.cpp instead quantizes the activations (Q8_K / Q8_0) for its dot
 // products; keeping them in fp32 is more accurate and costs nothing where decode is bound by the

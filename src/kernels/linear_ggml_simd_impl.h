@@ -115,10 +115,10 @@ struct Q4KCodec {
   }
 };
 // The other super-block types go through the scalar reference decoder (one 256-value block).
-template <GgmlType kType, int64_t kBlockBytes>
+template <GgmlType kType, int64_t kBlockBytes, int64_t kBlockElems = 256>
 struct ScalarCodec {
-  static constexpr int64_t kElems = 256, kBytes = kBlockBytes;
-  static void decode(const uint8_t* p, float* out) { dequantize_ggml_row(kType, p, out, 256); }
+  static constexpr int64_t kElems = kBlockElems, kBytes = kBlockBytes;
+  static void decode(const uint8_t* p, float* out) { dequantize_ggml_row(kType, p, out, kBlockElems); }
 };
 
 // Decodes the chunk of `row` holding values [c0, c0 + kElems) of a row of k (zero past k: only
@@ -235,6 +235,10 @@ GgmlColumnsFn ggml_columns_for(GgmlType t) {
     case GgmlType::kQ6_K: return &columns<V, ScalarCodec<GgmlType::kQ6_K, 210>>;
     case GgmlType::kQ2_K: return &columns<V, ScalarCodec<GgmlType::kQ2_K, 84>>;
     case GgmlType::kIQ2_XXS: return &columns<V, ScalarCodec<GgmlType::kIQ2_XXS, 66>>;
+    case GgmlType::kQ4_0: return &columns<V, ScalarCodec<GgmlType::kQ4_0, 18, 32>>;
+    case GgmlType::kQ4_1: return &columns<V, ScalarCodec<GgmlType::kQ4_1, 20, 32>>;
+    case GgmlType::kQ5_0: return &columns<V, ScalarCodec<GgmlType::kQ5_0, 22, 32>>;
+    case GgmlType::kQ5_1: return &columns<V, ScalarCodec<GgmlType::kQ5_1, 24, 32>>;
     default: return nullptr;
   }
 }

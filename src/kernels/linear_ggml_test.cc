@@ -30,7 +30,8 @@ namespace {
 constexpr double kU = 0x1p-24;  // fp32 unit roundoff
 
 const GgmlType kTypes[] = {GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ2_K, GgmlType::kIQ2_XXS,
-                           GgmlType::kMXFP4, GgmlType::kF16, GgmlType::kBF16, GgmlType::kF32};
+                           GgmlType::kMXFP4, GgmlType::kF16, GgmlType::kBF16, GgmlType::kF32,
+                           GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1};
 
 // A K that is a few blocks (dense types: not a multiple of 16, to exercise the tail).
 int64_t k_for(GgmlType t) {
@@ -68,6 +69,8 @@ struct RandomWeight {
         case GgmlType::kQ6_K: put_f16(blk + 208, nd(rng) / 2048); break;
         case GgmlType::kQ2_K: put_f16(blk + 80, nd(rng) / 16); put_f16(blk + 82, nd(rng) / 16); break;
         case GgmlType::kIQ2_XXS: put_f16(blk, nd(rng) / 64); break;
+        case GgmlType::kQ4_0: case GgmlType::kQ5_0: put_f16(blk, nd(rng) / 16); break;
+        case GgmlType::kQ4_1: case GgmlType::kQ5_1: put_f16(blk, nd(rng) / 16); put_f16(blk + 2, nd(rng)); break;
         default: ADD_FAILURE() << "no generator";
       }
     }

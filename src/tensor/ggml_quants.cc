@@ -126,12 +126,55 @@ void iq2_xxs_block(const uint8_t* blk, float* y) {
   }
 }
 
+// The legacy 32-value types (what llama.cpp's quantizer falls back to for rows that are not a
+// multiple of 256): 4-bit codes (element j low nibble, j + 16 high), Q5 with a fifth bit per
+// element in qh (element j: bit j, element j + 16: bit j + 16); _0 types are symmetric
+// ((q - 8) * d, (q - 16) * d), _1 types add a minimum (q * d + m). ggml's order of operations.
+float f16_at(const uint8_t* p) {
+  f16 h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+void q4_block(const uint8_t* b, float* y, bool with_min) {
+  const float d = f16_at(b), m = with_min ? f16_at(b + 2) : 0.0f;
+  const uint8_t* qs = b + (with_min ? 4 : 2);
+  for (int j = 0; j < 16; ++j) {
+    if (with_min) {
+      y[j] = static_cast<float>(qs[j] & 0x0F) * d + m;
+      y[j + 16] = static_cast<float>(qs[j] >> 4) * d + m;
+    } else {
+      y[j] = static_cast<float>((qs[j] & 0x0F) - 8) * d;
+      y[j + 16] = static_cast<float>((qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+void q5_block(const uint8_t* b, float* y, bool with_min) {
+  const float d = f16_at(b), m = with_min ? f16_at(b + 2) : 0.0f;
+  uint32_t qh;
+  std::memcpy(&qh, b + (with_min ? 4 : 2), 4);
+  const uint8_t* qs = b + (with_min ? 8 : 6);
+  for (int j = 0; j < 16; ++j) {
+    const int x0 = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) << 4) & 0x10);
+    const int x1 = (qs[j] >> 4) | static_cast<int>((qh >> (j + 12)) & 0x10);
+    if (with_min) {
+      y[j] = static_cast<float>(x0) * d + m;
+      y[j + 16] = static_cast<float>(x1) * d + m;
+    } else {
+      y[j] = static_cast<float>(x0 - 16) * d;
+      y[j + 16] = static_cast<float>(x1 - 16) * d;
+    }
+  }
+}
+
 }  // namespace
 
 bool ggml_type_dequantizable(GgmlType t) {
   switch (t) {
     case GgmlType::kF32: case GgmlType::kF16: case GgmlType::kBF16: case GgmlType::kQ8_0: case GgmlType::kMXFP4:
     case GgmlType::kQ4_K: case GgmlType::kQ6_K: case GgmlType::kQ2_K: case GgmlType::kIQ2_XXS:
+    case GgmlType::kQ4_0: case GgmlType::kQ4_1: case GgmlType::kQ5_0: case GgmlType::kQ5_1:
       return true;
     default: return false;
   }
@@ -184,6 +227,18 @@ bool dequantize_ggml_row(GgmlType t, const uint8_t* src, float* dst, int64_t n) 
       return true;
     case GgmlType::kIQ2_XXS:
       for (int64_t b = 0; b < n / 256; ++b) iq2_xxs_block(src + 66 * b, dst + 256 * b);
+      return true;
+    case GgmlType::kQ4_0:
+      for (int64_t b = 0; b < n / 32; ++b) q4_block(src + 18 * b, dst + 32 * b, false);
+      return true;
+    case GgmlType::kQ4_1:
+      for (int64_t b = 0; b < n / 32; ++b) q4_block(src + 20 * b, dst + 32 * b, true);
+      return true;
+    case GgmlType::kQ5_0:
+      for (int64_t b = 0; b < n / 32; ++b) q5_block(src + 22 * b, dst + 32 * b, false);
+      return true;
+    case GgmlType::kQ5_1:
+      for (int64_t b = 0; b < n / 32; ++b) q5_block(src + 24 * b, dst + 32 * b, true);
       return true;
     default: return false;
   }

@@ -9,6 +9,8 @@
 //     except that code 8 gives +0 (not -0) and e = 255 gives 2^127 (not NaN).
 //   * Q4_K, Q6_K, Q2_K, IQ2_XXS: 256-value super-blocks, decoded bitwise as ggml's
 //     dequantize_row_* (same fp32 operations in the same order; tables in ggml_iq2_tables.h).
+//   * Q4_0, Q4_1, Q5_0, Q5_1: the 32-value types llama.cpp's quantizer falls back to for rows
+//     that are not a multiple of 256 (e.g. a Q4_K file's 128-wide rows), decoded the same way.
 //   * FP8 recovery: BF16 / F32 values that are exactly e4m3 x UE8M0 per 128x128 block (what a
 //     lossless conversion of an FP8 checkpoint stores) are turned back into codes and scales.
 #pragma once

@@ -197,7 +197,7 @@ TEST(GgmlRefParity, DecodersMatchGgmlBitwise) {
     EXPECT_EQ(bad, 0);
   }
   for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ2_K, GgmlType::kIQ2_XXS,
-                     GgmlType::kMXFP4})
+                     GgmlType::kMXFP4, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1})
     EXPECT_TRUE(seen.count(t)) << "fixture lacks " << ggml_type_name(t);
 }
 

@@ -20,6 +20,10 @@ void dequantize_row_q6_K(const void* x, float* y, int64_t k);
 void dequantize_row_q2_K(const void* x, float* y, int64_t k);
 void dequantize_row_iq2_xxs(const void* x, float* y, int64_t k);
 void dequantize_row_mxfp4(const void* x, float* y, int64_t k);
+void dequantize_row_q4_0(const void* x, float* y, int64_t k);
+void dequantize_row_q4_1(const void* x, float* y, int64_t k);
+void dequantize_row_q5_0(const void* x, float* y, int64_t k);
+void dequantize_row_q5_1(const void* x, float* y, int64_t k);
 
 struct type_case {
   int type, block_elems, block_bytes;
@@ -30,6 +34,8 @@ static const struct type_case kCases[] = {
     {8, 32, 34, dequantize_row_q8_0, "q8_0"},       {12, 256, 144, dequantize_row_q4_K, "q4_K"},
     {14, 256, 210, dequantize_row_q6_K, "q6_K"},    {10, 256, 84, dequantize_row_q2_K, "q2_K"},
     {16, 256, 66, dequantize_row_iq2_xxs, "iq2_xxs"}, {39, 32, 17, dequantize_row_mxfp4, "mxfp4"},
+    {2, 32, 18, dequantize_row_q4_0, "q4_0"},       {3, 32, 20, dequantize_row_q4_1, "q4_1"},
+    {6, 32, 22, dequantize_row_q5_0, "q5_0"},       {7, 32, 24, dequantize_row_q5_1, "q5_1"},
 };
 enum { kRows = 9, kCols = 1024 };
 
