@@ -151,7 +151,7 @@ TEST(GgufCheckpoint, RefusesOtherArchitecturesAndUncomputableTypes) {
     ASSERT_FALSE(ck.ok());
     EXPECT_NE(ck.message().find("'llama'"), std::string::npos) << ck.message();
   }
-  // A deepseek4 file whose wq_a is Q4_0 (no kernel here): the error names the tensor and type.
+  // A deepseek4 file whose wq_a is Q5_K (no kernel here): the error names the tensor and type.
   auto cfg = load_model_config(golden("tiny-flash"));
   if (!cfg.ok()) GTEST_SKIP() << "no golden checkpoint";
   GgufWriter w;
@@ -159,13 +159,14 @@ TEST(GgufCheckpoint, RefusesOtherArchitecturesAndUncomputableTypes) {
   w.add_tensor("token_embd.weight", GgmlType::kF32, {cfg->hidden_size, cfg->vocab_size},
                std::vector<uint8_t>(cfg->hidden_size * cfg->vocab_size * 4));
   const int64_t d = cfg->hidden_size, q = cfg->q_lora_rank;
-  w.add_tensor("blk.0.attn_q_a.weight", GgmlType::kQ4_0, {d, q}, std::vector<uint8_t>(d / 32 * 18 * q));
-  const std::string p = tmp_file("q4_0.gguf");
+  w.add_tensor("blk.0.attn_q_a.weight", GgmlType::kQ5_K, {d, q},
+               std::vector<uint8_t>(*ggml_row_bytes(GgmlType::kQ5_K, d) * q));
+  const std::string p = tmp_file("q5_k.gguf");
   ASSERT_TRUE(w.write(p).ok());
   auto ck = Checkpoint::open(p);
   ASSERT_FALSE(ck.ok());
   EXPECT_NE(ck.message().find("blk.0.attn_q_a.weight"), std::string::npos) << ck.message();
-  EXPECT_NE(ck.message().find("q4_0"), std::string::npos) << ck.message();
+  EXPECT_NE(ck.message().find("q5_K"), std::string::npos) << ck.message();
 }
 
 }  // namespace
