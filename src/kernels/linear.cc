@@ -9,6 +9,7 @@
 #include "kernels/act_quant.h"
 #include "kernels/linear_simd.h"
 #include "kernels/linear_variants.h"
+#include "kernels/variant_select.h"
 #include "tensor/fp8.h"
 
 namespace dsv4::kernels {
@@ -124,24 +125,19 @@ constexpr LinearVariant kAvx512 = {"avx512", &simd_fp8<simd_kernels_avx512>, &si
 
 }  // namespace
 
-const LinearVariant* linear_variant(CpuTier tier) {
-  if (static_cast<int>(tier) > static_cast<int>(cpu_features().tier)) return nullptr;
-  switch (tier) {
 #if defined(__x86_64__)
-    case CpuTier::kAvx512: return &kAvx512;
-    case CpuTier::kAvx2: return &kAvx2;
+constexpr const LinearVariant* kAvx2Ptr = &kAvx2;
+constexpr const LinearVariant* kAvx512Ptr = &kAvx512;
+#else
+constexpr const LinearVariant* kAvx2Ptr = nullptr;
+constexpr const LinearVariant* kAvx512Ptr = nullptr;
 #endif
-    case CpuTier::kScalar: return &kScalar;
-    default: return nullptr;
-  }
-}
+
+const LinearVariant* linear_variant(CpuTier tier) { return variant_for_tier(tier, &kScalar, kAvx2Ptr, kAvx512Ptr); }
 
 const LinearVariant& selected_linear_variant() {
-  static const LinearVariant* v = [] {
-    const LinearVariant* best = linear_variant(cpu_features().tier);
-    return best ? best : &kScalar;
-  }();
-  return *v;
+  static const LinearVariant& v = best_variant(&kScalar, kAvx2Ptr, kAvx512Ptr);
+  return v;
 }
 
 void linear_fp8(const float* x, int64_t m, const Fp8Matrix& w, float* y) { selected_linear_variant().fp8(x, m, w, y); }

@@ -9,6 +9,7 @@
 #include "base/thread_pool.h"
 #include "kernels/linear_ggml_simd.h"
 #include "kernels/linear_variants.h"
+#include "kernels/variant_select.h"
 #include "tensor/ggml_quants.h"
 
 namespace dsv4::kernels {
@@ -42,34 +43,23 @@ constexpr GgmlLinearVariant kAvx512 = {"avx512", &simd_linear<ggml_columns_avx51
 
 }  // namespace
 
-bool linear_ggml_supported(GgmlType t) {
-  switch (t) {
-    case GgmlType::kF32: case GgmlType::kF16: case GgmlType::kBF16: case GgmlType::kQ8_0: case GgmlType::kMXFP4:
-    case GgmlType::kQ4_K: case GgmlType::kQ6_K: case GgmlType::kQ2_K: case GgmlType::kIQ2_XXS:
-    case GgmlType::kQ4_0: case GgmlType::kQ4_1: case GgmlType::kQ5_0: case GgmlType::kQ5_1:
-      return true;
-    default: return false;
-  }
-}
+// Every type with an exact decoder has a codec in each SIMD tier (linear_ggml_simd_impl.h) and
+// the scalar reference decodes through the decoder itself.
+bool linear_ggml_supported(GgmlType t) { return ggml_type_dequantizable(t); }
 
-const GgmlLinearVariant* linear_ggml_variant(CpuTier tier) {
-  if (static_cast<int>(tier) > static_cast<int>(cpu_features().tier)) return nullptr;
-  switch (tier) {
 #if defined(__x86_64__)
-    case CpuTier::kAvx512: return &kAvx512;
-    case CpuTier::kAvx2: return &kAvx2;
+constexpr const GgmlLinearVariant* kAvx2Ptr = &kAvx2;
+constexpr const GgmlLinearVariant* kAvx512Ptr = &kAvx512;
+#else
+constexpr const GgmlLinearVariant* kAvx2Ptr = nullptr;
+constexpr const GgmlLinearVariant* kAvx512Ptr = nullptr;
 #endif
-    case CpuTier::kScalar: return &kScalar;
-    default: return nullptr;
-  }
-}
+
+const GgmlLinearVariant* linear_ggml_variant(CpuTier tier) { return variant_for_tier(tier, &kScalar, kAvx2Ptr, kAvx512Ptr); }
 
 const GgmlLinearVariant& selected_linear_ggml_variant() {
-  static const GgmlLinearVariant* v = [] {
-    const GgmlLinearVariant* best = linear_ggml_variant(cpu_features().tier);
-    return best ? best : &kScalar;
-  }();
-  return *v;
+  static const GgmlLinearVariant& v = best_variant(&kScalar, kAvx2Ptr, kAvx512Ptr);
+  return v;
 }
 
 void linear_ggml(const float* x, int64_t m, const GgmlMatrix& w, float* y, bool round_out) {
