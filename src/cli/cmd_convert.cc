@@ -23,6 +23,7 @@ struct ConvertArgs {
   std::string type = "bf16";
   std::string name;
   std::string tokenizer;  // default: MODEL_DIR/tokenizer.json when present
+  std::string chat_template;  // a Jinja file for tokenizer.chat_template (llama.cpp's chat servers use it)
 };
 
 Result<std::string> read_text(const std::string& path) {
@@ -63,6 +64,10 @@ Status convert(const ConvertArgs& a) {
   vocab.bos = cfg.bos_token_id;
   vocab.eos = cfg.eos_token_id;
   write_gguf_vocab(vocab, w);
+  if (!a.chat_template.empty()) {
+    DSV4_ASSIGN_OR_RETURN(std::string tmpl, read_text(a.chat_template));
+    w.set_string("tokenizer.chat_template", std::move(tmpl));
+  }
   std::error_code ec;
   const fs::path parent = fs::absolute(a.out, ec).parent_path();
   const fs::space_info space = fs::space(parent, ec);
@@ -87,6 +92,9 @@ void add_convert(CLI::App& app, int* rc) {
                   "type of the FP8 linears: bf16 (exact, default), q8_0 (what llama.cpp's converter writes), f32");
   cmd->add_option("--name", args->name, "general.name (default: the directory's name)");
   cmd->add_option("--tokenizer", args->tokenizer, "tokenizer.json (default: the one in the model directory)");
+  cmd->add_option("--chat-template", args->chat_template,
+                  "Jinja chat template to store as tokenizer.chat_template, for llama.cpp's chat endpoints (dsv4 "
+                  "renders the V4 encoding itself; llama.cpp's source ships models/templates/deepseek-ai-DeepSeek-V4.jinja)");
   cmd->callback([rc, args] {
     Status st = convert(*args);
     *rc = st.ok() ? 0 : fail("convert", st.message());

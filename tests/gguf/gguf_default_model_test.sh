@@ -9,7 +9,10 @@ T=$(mktemp -d)
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-"$DSV4" convert -m "$MODEL" --out "$T/d.gguf" >"$T/convert.log" 2>&1 || { cat "$T/convert.log"; exit 1; }
+printf '{{ bos_token }}{%% for m in messages %%}{{ m.content }}{%% endfor %%}' >"$T/t.jinja"
+"$DSV4" convert -m "$MODEL" --out "$T/d.gguf" --chat-template "$T/t.jinja" >"$T/convert.log" 2>&1 \
+  || { cat "$T/convert.log"; exit 1; }
+grep -aq '{{ bos_token }}{% for m in messages %}' "$T/d.gguf" || { echo "FAIL: no tokenizer.chat_template"; exit 1; }
 ARGS=(run -p "Hello, how are you? 数字 123" -n 12 --no-mtp --ignore-eos)
 "$DSV4" "${ARGS[@]}" -m "$MODEL" >"$T/dir.out" 2>"$T/dir.err" || { cat "$T/dir.err"; exit 1; }
 "$DSV4" "${ARGS[@]}" -m "$T/d.gguf" >"$T/gguf.out" 2>"$T/gguf.err" || { cat "$T/gguf.err"; exit 1; }
