@@ -4,7 +4,8 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config git
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libhwy-dev libcpp-httplib-dev
       libxxhash-dev libzstd-dev libgtest-dev libgmock-dev libbenchmark-dev libdnnl-dev curl
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin
+      bible-kjv)  # scripts/make_corpus.sh: the public-domain KJV text the trainer's corpus is made from
 if [ "${DSV4_WITH_TEST_TOOLS:-0}" = 1 ]; then
   PKGS+=(clang libclang-rt-dev prometheus chromium)
   # Node.js + npm run the tokenizer parity tests. Use whatever node the machine has (the image may

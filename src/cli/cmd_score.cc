@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
+#include "cli/teacher_forced.h"
 
 namespace dsv4::cli {
 namespace {
@@ -58,34 +59,24 @@ Status score(const ScoreArgs& a) {
   if (ids.empty()) return error("no tokens to score");
   DSV4_ASSIGN_OR_RETURN(LoadedModel lm, load_model_dir(a.model_dir));
   const model::Model& m = *lm.model;
-  const int64_t V = m.config().vocab_size;
-  for (int32_t id : ids)
-    if (id >= V) return error("token id {} is outside the vocabulary ({} ids)", id, V);
+  DSV4_TRY(check_token_ids(ids, m.config().vocab_size));
   std::FILE* f = nullptr;
   if (!a.logits_out.empty() && !(f = std::fopen(a.logits_out.c_str(), "wb")))
     return error("--logits-out: cannot write {}", a.logits_out);
-  model::Sequence seq = m.new_sequence();
   double nll = 0;
   int64_t counted = 0;
   const int64_t n = static_cast<int64_t>(ids.size());
-  for (int64_t p0 = 0; p0 < n; p0 += a.chunk) {
-    const int64_t len = std::min(a.chunk, n - p0);
-    auto logits = m.forward(seq, std::span(ids).subspan(p0, len), len);
-    if (!logits.ok()) {
-      if (f) std::fclose(f);
-      return logits.status();
-    }
-    for (int64_t i = 0; i < len; ++i) {
-      const float* row = logits->data() + i * V;
-      if (f) std::fwrite(row, sizeof(float), V, f);
-      if (p0 + i + 1 >= n) continue;
-      double mx = row[0];
-      for (int64_t v = 1; v < V; ++v) mx = std::max<double>(mx, row[v]);
-      double s = 0;
-      for (int64_t v = 0; v < V; ++v) s += std::exp(row[v] - mx);
-      nll += mx + std::log(s) - row[ids[p0 + i + 1]];
+  Status st = forward_rows(m, ids, a.chunk, 0, [&](int64_t i, std::span<const float> row) {
+    if (f) std::fwrite(row.data(), sizeof(float), row.size(), f);
+    if (i + 1 < n) {
+      nll += token_nll(row, ids[i + 1]);
       ++counted;
     }
+    return ok_status();
+  });
+  if (!st.ok()) {
+    if (f) std::fclose(f);
+    return st;
   }
   if (f && std::fclose(f) != 0) return error("--logits-out: writing {} failed", a.logits_out);
   const double mean = counted ? nll / counted : 0;
