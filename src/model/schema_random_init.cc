@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "base/check.h"
+#include "base/splitmix64.h"
 #include "model/schema.h"
+#include "model/weight_quant.h"
 #include "tensor/bf16.h"
 #include "tensor/fp4.h"
 #include "tensor/fp8.h"
@@ -19,29 +21,7 @@
 namespace dsv4 {
 namespace {
 
-// splitmix64: small, fast, and the same on every platform.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // splitmix64 is a counter: skipping n outputs is one multiply, which lets threads draw disjoint
-  // ranges of one tensor's stream and still produce exactly the sequential values.
-  void skip(uint64_t n) { s_ += n * 0x9e3779b97f4a7c15ull; }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  double normal() {  // Box-Muller
-    const double u1 = 1.0 - uniform(), u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
-
- private:
-  uint64_t s_;
-};
+using Rng = SplitMix64;
 
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -152,53 +132,6 @@ void append_le(std::vector<uint8_t>& out, T v) {
   uint8_t b[sizeof(T)];
   std::memcpy(b, &v, sizeof(T));  // the engine targets little-endian hosts only
   out.insert(out.end(), b, b + sizeof(T));
-}
-
-uint8_t e8m0_byte(int e) { return static_cast<uint8_t>(std::clamp(e + 127, 0, 254)); }
-
-// FP8 e4m3 weight [rows, cols] + one UE8M0 scale per (br x bc) block (spec §4.3).
-void quantize_fp8(const std::vector<float>& w, int64_t rows, int64_t cols, int br, int bc, TensorBlob* weight,
-                  TensorBlob* scale) {
-  const int64_t sr = (rows + br - 1) / br, sc = (cols + bc - 1) / bc;
-  weight->bytes.assign(static_cast<size_t>(rows * cols), 0);
-  scale->bytes.assign(static_cast<size_t>(sr * sc), 0);
-  parallel_for(sr, std::max<int64_t>(1, kMinChunk / (int64_t{br} * cols)), [&](int64_t bi0, int64_t bi1) {
-    for (int64_t bi = bi0; bi < bi1; ++bi)
-      for (int64_t bj = 0; bj < sc; ++bj) {
-        const int64_t r1 = std::min(rows, (bi + 1) * br), c1 = std::min(cols, (bj + 1) * bc);
-        float amax = kFp8AmaxFloor;
-        for (int64_t r = bi * br; r < r1; ++r)
-          for (int64_t c = bj * bc; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
-        const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp8Max);
-        const float inv_s = pow2f(-e);
-        scale->bytes[bi * sc + bj] = e8m0_byte(e);
-        for (int64_t r = bi * br; r < r1; ++r)
-          for (int64_t c = bj * bc; c < c1; ++c)
-            weight->bytes[r * cols + c] = f32_to_fp8_e4m3(std::clamp(w[r * cols + c] * inv_s, -kFp8Max, kFp8Max));
-      }
-  });
-}
-
-// Packed FP4 e2m1 weight [rows, cols/2] + one UE8M0 scale per row per `block` inputs.
-void quantize_fp4(const std::vector<float>& w, int64_t rows, int64_t cols, int block, TensorBlob* weight,
-                  TensorBlob* scale) {
-  weight->bytes.assign(static_cast<size_t>(rows * cols / 2), 0);
-  scale->bytes.assign(static_cast<size_t>(rows * (cols / block)), 0);
-  parallel_for(rows, std::max<int64_t>(1, kMinChunk / cols), [&](int64_t r0, int64_t r1) {
-    std::vector<uint8_t> codes(static_cast<size_t>(cols));
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = &w[r * cols];
-      for (int64_t k = 0; k < cols; k += block) {
-        float amax = kFp4AmaxFloor;
-        for (int64_t i = k; i < k + block; ++i) amax = std::max(amax, std::fabs(row[i]));
-        const int e = ue8m0_ceil_exponent(amax, 1.0f / kFp4Max);
-        const float inv_s = pow2f(-e);
-        scale->bytes[r * (cols / block) + k / block] = e8m0_byte(e);
-        for (int64_t i = k; i < k + block; ++i) codes[i] = f32_to_fp4_e2m1(std::clamp(row[i] * inv_s, -kFp4Max, kFp4Max));
-      }
-      for (int64_t c = 0; c < cols / 2; ++c) weight->bytes[r * (cols / 2) + c] = fp4_pack(codes[2 * c], codes[2 * c + 1]);
-    }
-  });
 }
 
 // tid2eid: for every token, k distinct expert ids in [0, E) (a partial Fisher-Yates shuffle).
