@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   dsv4::cli::add_convert(app, &rc);
   dsv4::cli::add_score(app, &rc);
   dsv4::cli::add_perplexity(app, &rc);
+  dsv4::cli::add_train(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

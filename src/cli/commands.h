@@ -17,6 +17,7 @@ void add_engine_bench(CLI::App& app, int* rc); // cmd_bench_engine.cc
 void add_serve(CLI::App& app, int* rc);        // cmd_serve.cc
 void add_convert(CLI::App& app, int* rc);      // cmd_convert.cc
 void add_score(CLI::App& app, int* rc);        // cmd_score.cc
+void add_train(CLI::App& app, int* rc);        // cmd_train.cc
 void add_perplexity(CLI::App& app, int* rc);   // cmd_perplexity.cc
 
 // Prints "dsv4 <cmd>: <message>" to stderr and returns 1: the one-line error every command uses.

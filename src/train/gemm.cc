@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "base/cpu_features.h"
 #include "base/thread_pool.h"
 
 namespace dsv4::train {
@@ -47,29 +48,36 @@ inline void gemm_rows(int64_t i0, int64_t i1, int64_t n, int64_t k, const T* a, 
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void gemm_rows_f32(int64_t i0, int64_t i1, int64_t n,
-                                                                                 int64_t k, const float* a,
-                                                                                 int64_t lda, const float* b,
-                                                                                 int64_t ldb, float* c, int64_t ldc) {
-  gemm_rows<float>(i0, i1, n, k, a, lda, b, ldb, c, ldc);
-}
+}  // namespace
+
+// train/gemm_avx2.cc (built with -mavx2 -mfma; called only when the CPU has both).
+void gemm_rows_avx2(int64_t i0, int64_t i1, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                    int64_t ldb, float* c, int64_t ldc);
+
+namespace {
 
 template <typename T, typename Rows>
 void gemm_parallel(int64_t m, int64_t n, int64_t k, Rows rows) {
-  // Parts of whole 4-row tiles; small products stay on one thread.
-  const int64_t tiles = (m + 3) / 4;
+  // Parts of whole 12-row tiles (both kernels' tile heights divide 12); small products stay on one thread.
+  const int64_t tiles = (m + 11) / 12;
   if (m * n * k < (int64_t{1} << 16) || tiles < 2) {
     rows(0, m);
     return;
   }
-  parallel_for(tiles, [&](int64_t t0, int64_t t1) { rows(t0 * 4, std::min(m, t1 * 4)); });
+  parallel_for(tiles, [&](int64_t t0, int64_t t1) { rows(t0 * 12, std::min(m, t1 * 12)); });
 }
 
 }  // namespace
 
 void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
               int64_t ldc) {
-  gemm_parallel<float>(m, n, k, [&](int64_t i0, int64_t i1) { gemm_rows_f32(i0, i1, n, k, a, lda, b, ldb, c, ldc); });
+  static const bool avx2 = cpu_features().avx2 && cpu_features().fma;
+  gemm_parallel<float>(m, n, k, [&](int64_t i0, int64_t i1) {
+    if (avx2)
+      gemm_rows_avx2(i0, i1, n, k, a, lda, b, ldb, c, ldc);
+    else
+      gemm_rows<float>(i0, i1, n, k, a, lda, b, ldb, c, ldc);
+  });
 }
 
 void gemm_acc(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb, double* c,

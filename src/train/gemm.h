@@ -1,8 +1,9 @@
 // Dense GEMMs of the trainer, in the one "axpy" form every product of a linear layer's forward and
 // backward can be written in: C[m, n] += A[m, k] * B[k, n] (row-major). Each element of C is
 // accumulated by one thread in increasing k, so results do not depend on the thread count, and the
-// inner loops vectorize without reassociating sums. The float version is cloned for AVX2 and
-// chosen at run time (GCC target_clones); the double version serves the gradient checks.
+// inner loops vectorize without reassociating sums. The float version runs an AVX2 + FMA kernel
+// when the CPU has it (train/gemm_avx2.cc, chosen at run time) and the portable one otherwise; the
+// double version serves the gradient checks.
 #pragma once
 #include <cstdint>
 

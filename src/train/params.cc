@@ -48,7 +48,7 @@ Params<T>::Params(const ModelConfig& cfg) : cfg_(cfg) {
     e.offset = off;
     e.group = group_of(s);
     e.weight_decay = e.shape.size() == 2 && e.group != ParamGroup::kBuffer && !ends_with(s.name, "_fn") &&
-                     !ends_with(s.name, "ape");
+                     !ends_with(s.name, "ape") && s.name != "embed.weight";
     off += e.numel;
     index_[e.name] = entries_.size();
     entries_.push_back(std::move(e));
