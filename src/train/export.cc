@@ -31,6 +31,13 @@ std::string stem_of(const std::string& name) { return name.substr(0, name.rfind(
 Status export_checkpoint(const Params<float>& ps, const std::string& config_json, const std::string& dir) {
   const ModelConfig& c = ps.config();
   const std::vector<TensorSpec> specs = expected_tensors(c);
+  // The config written beside the tensors must describe them.
+  DSV4_ASSIGN_OR_RETURN(ModelConfig written, parse_model_config(config_json, dir + "/config.json"));
+  const std::vector<TensorSpec> written_specs = expected_tensors(written);
+  bool same = written_specs.size() == specs.size();
+  for (size_t i = 0; same && i < specs.size(); ++i)
+    same = written_specs[i].name == specs[i].name && written_specs[i].shape == specs[i].shape;
+  if (!same) return error("export: the config text does not describe the trained model's tensors");
   std::vector<TensorBlob> blobs;
   blobs.reserve(specs.size());
   std::map<std::string, TensorBlob> scales;  // a weight's scale, made with it
