@@ -89,10 +89,12 @@ Status run_train(TrainArgs a) {
     DSV4_TRY(trim_log(log_path, tr.step()));
     fmt::print(stderr, "train: resumed at step {}\n", tr.step());
   } else {
-    std::ofstream(log_path, std::ios::trunc) << "# step\tloss\tmain\tmtp\tindexer_kl\theldout\tlr\tgrad_norm\ttokens_per_s\n";
+    std::ofstream(log_path, std::ios::trunc) << "# step\tloss\tmain\tmtp\tindexer_kl\theldout\tlr\tgrad_norm\ttokens_per_s\tgemm_gflops_per_s\n";
   }
   std::ofstream log(log_path, std::ios::app);
   const int64_t tokens_per_step = a.o.batch * a.o.seq;
+  double total_seconds = 0, total_flops = 0;
+  int64_t timed_steps = 0;
   while (tr.step() < a.o.steps) {
     const train::StepLog s = tr.train_step();
     if (!std::isfinite(s.loss)) return error("step {}: the loss is not finite ({}); lower --lr", s.step, s.loss);
@@ -100,8 +102,12 @@ Status run_train(TrainArgs a) {
                                                                      : (s.step % a.eval_every == 0 || s.step == a.o.steps);
     const double held = eval ? tr.heldout_loss() : NAN;
     const double tps = tokens_per_step / s.seconds;
-    log << fmt::format("{}\t{:.5f}\t{:.5f}\t{:.5f}\t{:.5f}\t{}\t{:.3e}\t{:.4f}\t{:.1f}\n", s.step, s.loss, s.main, s.mtp,
-                       s.indexer_kl, eval ? fmt::format("{:.5f}", held) : "", s.lr, s.grad_norm, tps);
+    log << fmt::format("{}\t{:.5f}\t{:.5f}\t{:.5f}\t{:.5f}\t{}\t{:.3e}\t{:.4f}\t{:.1f}\t{:.2f}\n", s.step, s.loss, s.main,
+                       s.mtp, s.indexer_kl, eval ? fmt::format("{:.5f}", held) : "", s.lr, s.grad_norm, tps,
+                       s.gemm_flops / s.seconds / 1e9);
+    total_seconds += s.seconds;
+    total_flops += s.gemm_flops;
+    ++timed_steps;
     log.flush();
     if (s.step % a.log_every == 0 || eval || s.step == a.o.steps)
       fmt::print(stderr, "step {}/{}  loss {:.4f} (main {:.4f} mtp {:.4f} kl {:.4f}){}  lr {:.2e}  |g| {:.3f}  {:.0f} tok/s\n",
@@ -110,6 +116,10 @@ Status run_train(TrainArgs a) {
     if (a.save_every > 0 && s.step % a.save_every == 0) DSV4_TRY(tr.save_state(state.string()));
   }
   DSV4_TRY(tr.save_state(state.string()));
+  if (timed_steps > 0)
+    fmt::print(stderr, "train: {} steps in {:.1f} s: {:.1f} tokens/s, matrix products {:.2f} GFLOP/step at {:.2f} GFLOP/s\n",
+               timed_steps, total_seconds, timed_steps * tokens_per_step / total_seconds, total_flops / timed_steps / 1e9,
+               total_flops / total_seconds / 1e9);
   DSV4_TRY(train::export_checkpoint(ps, config_text, a.out));
   fs::copy_file(a.tokenizer, fs::path(a.out) / "tokenizer.json", fs::copy_options::overwrite_existing, ec);
   if (ec) return error("{}: cannot copy the tokenizer: {}", a.tokenizer, ec.message());

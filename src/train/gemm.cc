@@ -1,6 +1,7 @@
 #include "train/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "base/cpu_features.h"
@@ -67,10 +68,15 @@ void gemm_parallel(int64_t m, int64_t n, int64_t k, Rows rows) {
   parallel_for(tiles, [&](int64_t t0, int64_t t1) { rows(t0 * 12, std::min(m, t1 * 12)); });
 }
 
+std::atomic<int64_t> g_flops{0};
+
 }  // namespace
+
+int64_t gemm_flops() { return g_flops.load(std::memory_order_relaxed); }
 
 void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
               int64_t ldc) {
+  g_flops.fetch_add(2 * m * n * k, std::memory_order_relaxed);
   static const bool avx2 = cpu_features().avx2 && cpu_features().fma;
   gemm_parallel<float>(m, n, k, [&](int64_t i0, int64_t i1) {
     if (avx2)

@@ -14,6 +14,10 @@ void gemm_acc(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, cons
 void gemm_acc(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb, double* c,
               int64_t ldc);
 
+// Floating-point operations (2 per multiply-add) every gemm_acc call has run so far, process-wide:
+// the trainer's speed report divides them by wall time.
+int64_t gemm_flops();
+
 // out[cols, rows] = in[rows, cols]^T
 template <typename T>
 void transpose(const T* in, int64_t rows, int64_t cols, T* out) {

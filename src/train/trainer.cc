@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "base/splitmix64.h"
+#include "train/gemm.h"
 #include "train/moe.h"
 
 namespace dsv4::train {
@@ -102,6 +103,7 @@ std::vector<int32_t> Trainer::batch_at(int64_t step) const {
 
 StepLog Trainer::train_step() {
   const auto t0 = std::chrono::steady_clock::now();
+  const int64_t flops0 = gemm_flops();
   const std::vector<int32_t> rows = batch_at(step_);
   ps_.zero_grad();
   const StepLoss<float> l = model_.step(rows.data(), o_.batch, o_.seq, true);
@@ -118,6 +120,7 @@ StepLog Trainer::train_step() {
   log.indexer_kl = l.indexer_kl;
   log.loss = l.total();
   log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log.gemm_flops = static_cast<double>(gemm_flops() - flops0);
   return log;
 }
 

@@ -29,6 +29,7 @@ struct StepLog {
   int64_t step = 0;  // steps done after this one
   double loss = 0, main = 0, mtp = 0, indexer_kl = 0, grad_norm = 0, lr = 0;
   double seconds = 0;  // wall time of the step
+  double gemm_flops = 0;  // floating-point operations of the step's matrix products (forward, backward, Muon)
 };
 
 class Trainer {
