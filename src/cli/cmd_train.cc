@@ -53,6 +53,18 @@ Status trim_log(const fs::path& path, int64_t step) {
   return out ? ok_status() : error("{}: cannot write", path.string());
 }
 
+// The baseline a language model must beat by far: the held-out cross-entropy of the training
+// text's token frequencies (add-one smoothed over the whole vocabulary).
+double unigram_cross_entropy(const std::vector<int32_t>& train, const std::vector<int32_t>& heldout, int64_t vocab) {
+  if (heldout.empty()) return NAN;
+  std::vector<double> count(vocab, 1.0);
+  for (int32_t t : train) count[t] += 1.0;
+  const double total = static_cast<double>(train.size() + vocab);
+  double nll = 0;
+  for (int32_t t : heldout) nll -= std::log(count[t] / total);
+  return nll / static_cast<double>(heldout.size());
+}
+
 Status run_train(TrainArgs a) {
   if (a.threads > 0) set_num_threads(a.threads);
   if (a.o.steps < 1 || a.o.batch < 1 || a.o.seq < 2) return error("--steps and --batch must be >= 1, --seq >= 2");
@@ -75,6 +87,10 @@ Status run_train(TrainArgs a) {
   }
   fmt::print(stderr, "train: {} training tokens, {} held-out tokens, vocab {}\n", train_ids.size(), heldout_ids.size(),
              tok.vocab_size());
+  const double unigram = unigram_cross_entropy(train_ids, heldout_ids, cfg.vocab_size);
+  if (!heldout_ids.empty())
+    fmt::print(stderr, "train: a unigram model of the training text (add-one) scores the held-out text at {:.4f} nats "
+               "(ppl {:.2f})\n", unigram, std::exp(unigram));
 
   std::error_code ec;
   fs::create_directories(a.out, ec);
@@ -121,6 +137,11 @@ Status run_train(TrainArgs a) {
                timed_steps, total_seconds, timed_steps * tokens_per_step / total_seconds, total_flops / timed_steps / 1e9,
                total_flops / total_seconds / 1e9);
   DSV4_TRY(train::export_checkpoint(ps, config_text, a.out));
+  if (!a.heldout.empty()) {
+    const double held = tr.heldout_loss();
+    fmt::print(stderr, "train: held-out {:.4f} nats (ppl {:.2f}) against the unigram's {:.4f} (ppl {:.2f})\n", held,
+               std::exp(held), unigram, std::exp(unigram));
+  }
   fs::copy_file(a.tokenizer, fs::path(a.out) / "tokenizer.json", fs::copy_options::overwrite_existing, ec);
   if (ec) return error("{}: cannot copy the tokenizer: {}", a.tokenizer, ec.message());
   fmt::print(stderr, "train: exported {} (step {})\n", a.out, tr.step());

@@ -4,6 +4,8 @@
 // hash) and the clamps are piecewise constant and the checked points lie away from their edges.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <vector>
 
 #include "model/rope.h"
@@ -45,9 +47,11 @@ void check_module(Params<double>& ps, const std::vector<std::string>& prefixes, 
                   const std::vector<double>& dinput, const std::function<double()>& loss, int samples = 12,
                   double floor = 1e-6) {
   std::string where;
+  double worst = 0;
   if (!input.empty()) {
     const double e = max_fd_error(input.data(), dinput.data(), input.size(), 40, loss, 1e-5, 1e-6, &where);
     EXPECT_LT(e, kBound) << "input, " << where;
+    worst = e;
   }
   int checked = 0;
   for (const ParamEntry& pe : ps.entries()) {
@@ -57,9 +61,12 @@ void check_module(Params<double>& ps, const std::vector<std::string>& prefixes, 
     const double e = max_fd_error(ps.values.data() + pe.offset, ps.grads.data() + pe.offset, pe.numel, samples, loss,
                                   1e-5, floor, &where);
     EXPECT_LT(e, kBound) << pe.name << ", " << where;
+    worst = std::max(worst, e);
     ++checked;
   }
   EXPECT_GT(checked, 0);
+  std::printf("%s: %d tensors, worst relative error %.2e\n",
+              ::testing::UnitTest::GetInstance()->current_test_info()->name(), checked, worst);
 }
 
 TEST(GradCheck, Sinkhorn) {
