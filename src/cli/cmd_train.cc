@@ -142,8 +142,11 @@ Status run_train(TrainArgs a) {
     fmt::print(stderr, "train: held-out {:.4f} nats (ppl {:.2f}) against the unigram's {:.4f} (ppl {:.2f})\n", held,
                std::exp(held), unigram, std::exp(unigram));
   }
-  fs::copy_file(a.tokenizer, fs::path(a.out) / "tokenizer.json", fs::copy_options::overwrite_existing, ec);
-  if (ec) return error("{}: cannot copy the tokenizer: {}", a.tokenizer, ec.message());
+  const fs::path tok_copy = fs::path(a.out) / "tokenizer.json";
+  if (!fs::exists(tok_copy) || !fs::equivalent(a.tokenizer, tok_copy)) {
+    fs::copy_file(a.tokenizer, tok_copy, fs::copy_options::overwrite_existing, ec);
+    if (ec) return error("{}: cannot copy the tokenizer: {}", a.tokenizer, ec.message());
+  }
   fmt::print(stderr, "train: exported {} (step {})\n", a.out, tr.step());
   return ok_status();
 }
