@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The README's first command: install, build, make the built-in default model, run the main job.
+# The README's first command: install, build, check the built-in (trained, committed) default model, run the main job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 bash scripts/make_default_model.sh
 ./build/tools/dsv4 info -m models/default
-./build/tools/dsv4 run --tokens 1,2,3,4 -n 16
+./build/tools/dsv4 run --raw -p "And God said unto Moses," -n 32
 
 # The server: start `dsv4 serve` on the default model in the background, send one chat
 # completion through it with curl, print the reply and its usage, stop the server.

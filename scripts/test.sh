@@ -10,4 +10,5 @@ if [ -f tests/browser/package.json ]; then (cd tests/browser && npm ci --no-audi
 if [ -f tests/llamacpp/package.json ]; then (cd tests/llamacpp && npm ci --omit=optional --no-audit --no-fund --loglevel=error); fi
 bash scripts/build.sh
 bash scripts/make_default_model.sh
+bash scripts/make_corpus.sh  # the held-out text of default_model.quality
 ctest --test-dir build --output-on-failure -j"$(nproc)" --timeout 1200
