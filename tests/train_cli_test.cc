@@ -84,7 +84,7 @@ TEST_F(TrainCli, ResumedRunEndsBitForBitWhereAStraightRunDoes) {
   r = run_dsv4(train_cmd(b, 6) + " --resume");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.err.find("resumed at step 3"), std::string::npos) << r.err;
-  for (const char* f : {"model-00001-of-00001.safetensors", "train_state.bin"})
+  for (const char* f : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "train_state.bin"})
     EXPECT_TRUE(slurp(a / f) == slurp(b / f)) << f << " differs";
   EXPECT_EQ(loss_log_without_timing(a / "loss.tsv"), loss_log_without_timing(b / "loss.tsv"));
 }

@@ -55,32 +55,6 @@ Result<std::string> config_text(const MakeModelArgs& a) {
   return text.str();
 }
 
-// Small models (up to 4 GiB) keep the golden checkpoints' layout: the embedding and the first half
-// of the layers in shard 1, the rest, the MTP block, head, final norm and HC head in shard 2.
-// Larger ones are cut into shards of about 4 GiB in schema order, as the HF snapshots are.
-std::vector<int> assign_shards(const ModelConfig& cfg, const std::vector<TensorSpec>& specs, int64_t total) {
-  std::vector<int> shard_of(specs.size());
-  if (total <= 4 * kGiB) {
-    for (size_t i = 0; i < specs.size(); ++i) {
-      const TensorSpec& s = specs[i];
-      const bool first = s.name == "embed.weight" || (s.layer >= 0 && !s.is_mtp && s.layer < cfg.num_hidden_layers / 2);
-      shard_of[i] = first ? 0 : 1;
-    }
-    return shard_of;
-  }
-  int shard = 0;
-  int64_t used = 0;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    if (used > 0 && used + specs[i].nbytes() > 4 * kGiB) {
-      ++shard;
-      used = 0;
-    }
-    shard_of[i] = shard;
-    used += specs[i].nbytes();
-  }
-  return shard_of;
-}
-
 Status make_model(const MakeModelArgs& a) {
   const std::string label = a.preset.empty() ? a.config : "preset " + a.preset;
   DSV4_ASSIGN_OR_RETURN(const std::string text, config_text(a));
@@ -88,7 +62,7 @@ Status make_model(const MakeModelArgs& a) {
   const std::vector<TensorSpec> specs = expected_tensors(cfg);
   int64_t total = 0;
   for (const TensorSpec& s : specs) total += s.nbytes();
-  const std::vector<int> shard_of = assign_shards(cfg, specs, total);
+  const std::vector<int> shard_of = checkpoint_shards(cfg, specs);
   if (a.dry_run) {
     fmt::print("{}", text);
     fmt::print(stderr, "make-model: would write {} tensors, {:.2f} GiB in {} shards\n", specs.size(),

@@ -213,4 +213,30 @@ Status check_checkpoint(const ModelConfig& cfg, const Checkpoint& ck) {
   return Status::error(fmt::format("{}: {} (and {} more problems)", ck.dir(), p[0], p.size() - 1));
 }
 
+std::vector<int> checkpoint_shards(const ModelConfig& cfg, const std::vector<TensorSpec>& specs) {
+  constexpr int64_t kShardBytes = int64_t{4} << 30;
+  int64_t total = 0;
+  for (const TensorSpec& s : specs) total += s.nbytes();
+  std::vector<int> shard_of(specs.size());
+  if (total <= kShardBytes) {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const TensorSpec& s = specs[i];
+      const bool first = s.name == "embed.weight" || (s.layer >= 0 && !s.is_mtp && s.layer < cfg.num_hidden_layers / 2);
+      shard_of[i] = first ? 0 : 1;
+    }
+    return shard_of;
+  }
+  int shard = 0;
+  int64_t used = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (used > 0 && used + specs[i].nbytes() > kShardBytes) {
+      ++shard;
+      used = 0;
+    }
+    shard_of[i] = shard;
+    used += specs[i].nbytes();
+  }
+  return shard_of;
+}
+
 }  // namespace dsv4

@@ -53,4 +53,10 @@ Status check_checkpoint(const ModelConfig& cfg, const Checkpoint& ck);
 
 std::string shape_to_string(const std::vector<int64_t>& shape);  // "[a, b]"
 
+// The shard (0-based) of each tensor of `specs` (expected_tensors order) when a checkpoint is
+// written: small models (up to 4 GiB) keep the golden checkpoints' layout, the embedding and the
+// first half of the layers in shard 1, the rest, the MTP block, head, final norm and HC head in
+// shard 2; larger ones are cut into shards of about 4 GiB in schema order, as the HF snapshots are.
+std::vector<int> checkpoint_shards(const ModelConfig& cfg, const std::vector<TensorSpec>& specs);
+
 }  // namespace dsv4

@@ -98,7 +98,7 @@ Status export_checkpoint(const Params<float>& ps, const std::string& config_json
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return error("{}: cannot create: {}", dir, ec.message());
-  DSV4_TRY(write_sharded_safetensors(dir, blobs, std::vector<int>(blobs.size(), 0)));
+  DSV4_TRY(write_sharded_safetensors(dir, blobs, checkpoint_shards(c, specs)));
   DSV4_TRY(write_text(fs::path(dir) / "config.json", config_json));
   DSV4_TRY(write_text(fs::path(dir) / "generation_config.json",
                       "{\n  \"bos_token_id\": " + std::to_string(c.bos_token_id) + ",\n  \"eos_token_id\": " +

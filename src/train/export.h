@@ -12,8 +12,8 @@
 
 namespace dsv4::train {
 
-// Writes dir/model-00001-of-00001.safetensors, model.safetensors.index.json, config.json (the
-// given text, which must parse to params.config()) and generation_config.json.
+// Writes the shards (as make-model lays them out: model/schema.h checkpoint_shards), the index,
+// config.json (the given text, which must describe params' tensors) and generation_config.json.
 Status export_checkpoint(const Params<float>& params, const std::string& config_json, const std::string& dir);
 
 }  // namespace dsv4::train

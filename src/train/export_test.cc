@@ -226,8 +226,8 @@ TEST_F(ExportTest, RoundTripIsExactAndIdempotent) {
   Params<float> p3 = p2;
   p3.value("layers.0.attn.wq_a.weight")[7] *= 1.25f;
   ASSERT_TRUE(export_checkpoint(p3, text, dir("d")).ok());
-  EXPECT_FALSE(read_text(root_ / "c" / "model-00001-of-00001.safetensors") ==
-               read_text(root_ / "d" / "model-00001-of-00001.safetensors"));
+  EXPECT_FALSE(read_text(root_ / "c" / "model-00001-of-00002.safetensors") ==
+               read_text(root_ / "d" / "model-00001-of-00002.safetensors"));
 }
 
 TEST_F(ExportTest, BrokenExportsAreErrors) {
