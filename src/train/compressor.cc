@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "model/rope.h"
 #include "train/gemm.h"
 #include "train/ops.h"
 
@@ -24,6 +25,16 @@ void for_candidates(int m, bool overlap, int64_t dc, int64_t j, int64_t ch, F f)
 }
 
 }  // namespace
+
+RopeRows make_rope_rows(const ModelConfig& c, bool compressed_layer, int64_t positions) {
+  model::RopeTable table(c, compressed_layer);
+  RopeRows r;
+  r.n_pairs = table.n_pairs();
+  r.cos.resize(positions * r.n_pairs);
+  r.sin.resize(positions * r.n_pairs);
+  for (int64_t p = 0; p < positions; ++p) table.at(p, &r.cos[p * r.n_pairs], &r.sin[p * r.n_pairs]);
+  return r;
+}
 
 template <typename T>
 void compressor_fwd(const ModelConfig& c, const CompressorParams<T>& p, const RopeRows& rope, bool hadamard_out,

@@ -17,6 +17,9 @@ struct RopeRows {  // cos / sin [positions, n_pairs] of one layer kind
   const float* s(int64_t pos) const { return sin.data() + pos * n_pairs; }
 };
 
+// The engine's rotary table (model/rope.h) of one layer kind for positions [0, positions).
+RopeRows make_rope_rows(const ModelConfig& c, bool compressed_layer, int64_t positions);
+
 template <typename T>
 struct CompressorCache {
   std::vector<T> u, z;       // [n, c*Dc] projections (z includes ape)

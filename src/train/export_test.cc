@@ -356,16 +356,6 @@ class TrainerVsEngine : public ExportTest {
   std::vector<int32_t> tokens_;
 };
 
-RopeRows rope_rows(const ModelConfig& c, bool compressed, int64_t positions) {
-  model::RopeTable table(c, compressed);
-  RopeRows r;
-  r.n_pairs = table.n_pairs();
-  r.cos.resize(positions * r.n_pairs);
-  r.sin.resize(positions * r.n_pairs);
-  for (int64_t p = 0; p < positions; ++p) table.at(p, &r.cos[p * r.n_pairs], &r.sin[p * r.n_pairs]);
-  return r;
-}
-
 // Each main layer on the engine's own input state: engine run_layer vs trainer block_fwd. Localizes
 // a mismatch to a layer and keeps the noise of one layer only.
 TEST_F(TrainerVsEngine, EveryBlockMatchesTheEngineLayer) {
@@ -381,7 +371,7 @@ TEST_F(TrainerVsEngine, EveryBlockMatchesTheEngineLayer) {
     model::LayerTrace trace;
     std::vector<float> ye = x;
     model_->run_layer(l, st, ye.data(), row.data(), s, 0, &trace);
-    const RopeRows rope = rope_rows(c, spec.compress_ratio > 0, s);
+    const RopeRows rope = make_rope_rows(c, spec.compress_ratio > 0, s);
     auto delta = [&](Params<float>& ps, BlockCache<float>& cache) {
       std::vector<float> y(s * len);
       block_fwd(c, block_params(ps, spec), rope, x.data(), row.data(), 1, s, 0, y.data(), cache);

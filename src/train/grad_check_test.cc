@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <vector>
 
-#include "model/rope.h"
 #include "train/attention.h"
 #include "train/block.h"
 #include "train/hc.h"
@@ -135,14 +134,7 @@ void check_attention(int layer, int64_t b, int64_t s) {
   randomize(ps, 10 + layer);
   BlockParams<double> bp = block_params(ps, c.layer(layer));
   const int64_t n = b * s, d = c.hidden_size;
-  RopeRows rope;
-  {
-    model::RopeTable t(c, bp.spec.compress_ratio > 0);
-    rope.n_pairs = t.n_pairs();
-    rope.cos.resize((s + 2) * rope.n_pairs);
-    rope.sin.resize((s + 2) * rope.n_pairs);
-    for (int64_t p = 0; p < s + 2; ++p) t.at(p, &rope.cos[p * rope.n_pairs], &rope.sin[p * rope.n_pairs]);
-  }
+  const RopeRows rope = make_rope_rows(c, bp.spec.compress_ratio > 0, s + 2);
   std::vector<double> a = random_vec(n * d, 20), r = random_vec(n * d, 21), out(n * d), da(n * d, 0.0);
   AttnCache<double> cache;
   auto loss = [&] {

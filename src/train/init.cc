@@ -9,28 +9,21 @@
 #include <numeric>
 #include <string_view>
 
+#include "base/splitmix64.h"
 #include "train/params.h"
 
 namespace dsv4::train {
 namespace {
 
-class Rng {  // splitmix64 + Box-Muller: the same stream on every platform
+// The stream is splitmix64 (base/splitmix64.h); the normal draw keeps this file's Box-Muller form
+// (u1 = uniform + 2^-54), which the committed default model was initialized with.
+class Rng : public SplitMix64 {
  public:
-  explicit Rng(uint64_t s) : s_(s) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (next() >> 11) * 0x1.0p-53; }
+  using SplitMix64::SplitMix64;
   double normal() {
     const double u1 = uniform() + 0x1.0p-54, u2 = uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
-
- private:
-  uint64_t s_;
 };
 
 uint64_t fnv1a(std::string_view s) {
@@ -39,10 +32,6 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
 }  // namespace
 
@@ -67,23 +56,23 @@ void Params<T>::init_random(uint64_t seed) {
       fill_normal(1.0);
     } else if (n == "head.weight") {
       fill_normal(0.5 / std::sqrt(double(fan_in)));
-    } else if (ends_with(n, "norm.weight")) {
+    } else if (n.ends_with("norm.weight")) {
       fill(1.0);
-    } else if (ends_with(n, "_fn")) {
+    } else if (n.ends_with("_fn")) {
       fill_normal(0.1 / std::sqrt(double(fan_in)));
-    } else if (ends_with(n, "hc_head_base")) {
+    } else if (n.ends_with("hc_head_base")) {
       fill(logit_pre);
-    } else if (ends_with(n, "_base")) {  // [pre(hc) | post(hc) | comb(hc x hc)]
+    } else if (n.ends_with("_base")) {  // [pre(hc) | post(hc) | comb(hc x hc)]
       for (int k = 0; k < hc; ++k) {
         v[k] = static_cast<T>(logit_pre);
         v[hc + k] = T(0);
         for (int j = 0; j < hc; ++j) v[2 * hc + j * hc + k] = static_cast<T>(j == k ? 2.0 : 0.0);
       }
-    } else if (ends_with(n, "_scale")) {
+    } else if (n.ends_with("_scale")) {
       fill(1.0);
-    } else if (ends_with(n, "attn_sink") || ends_with(n, "ape") || ends_with(n, "gate.bias")) {
+    } else if (n.ends_with("attn_sink") || n.ends_with("ape") || n.ends_with("gate.bias")) {
       fill(0.0);
-    } else if (ends_with(n, "wo_b.weight") || (contains(n, "experts") && contains(n, ".w2."))) {
+    } else if (n.ends_with("wo_b.weight") || (n.find("experts") != n.npos && n.find(".w2.") != n.npos)) {
       fill_normal(depth_scale / std::sqrt(double(fan_in)));
     } else {
       fill_normal(1.0 / std::sqrt(double(fan_in)));

@@ -3,22 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "model/rope.h"
 #include "train/gemm.h"
 #include "train/ops.h"
 
 namespace dsv4::train {
 namespace {
-
-RopeRows make_rope(const ModelConfig& c, bool compressed, int64_t positions) {
-  model::RopeTable table(c, compressed);
-  RopeRows r;
-  r.n_pairs = table.n_pairs();
-  r.cos.resize(positions * r.n_pairs);
-  r.sin.resize(positions * r.n_pairs);
-  for (int64_t p = 0; p < positions; ++p) table.at(p, &r.cos[p * r.n_pairs], &r.sin[p * r.n_pairs]);
-  return r;
-}
 
 // HC head, final norm, LM head and the mean cross-entropy of rows whose target >= 0. With
 // dscale != 0 also the backward: dx += d(dscale * loss)/dx, parameter gradients +=.
@@ -73,7 +62,7 @@ template <typename T>
 const RopeRows& TrainModel<T>::rope_for(const LayerSpec& l, int64_t positions) {
   RopeRows& r = l.compress_ratio > 0 ? rope_comp_ : rope_window_;
   if (r.cos.size() < static_cast<size_t>(positions * std::max<int64_t>(1, r.n_pairs)) || r.n_pairs == 0)
-    r = make_rope(ps_.config(), l.compress_ratio > 0, positions);
+    r = make_rope_rows(ps_.config(), l.compress_ratio > 0, positions);
   return r;
 }
 

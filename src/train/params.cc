@@ -8,18 +8,15 @@
 namespace dsv4::train {
 namespace {
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 // The split: Muon for the hidden 2-D matrices (every projection, the router, the
 // compressors' projections, the indexer's head weights), AdamW for the embedding, the head and
 // every vector or HC / positional parameter.
 ParamGroup group_of(const TensorSpec& s) {
-  if (ends_with(s.name, "gate.bias")) return ParamGroup::kBuffer;
+  if (s.name.ends_with("gate.bias")) return ParamGroup::kBuffer;
   if (s.name == "embed.weight" || s.name == "head.weight") return ParamGroup::kAdamW;
   if (s.shape.size() != 2) return ParamGroup::kAdamW;
-  if (ends_with(s.name, "_fn") || ends_with(s.name, "ape")) return ParamGroup::kAdamW;
+  if (s.name.ends_with("_fn") || s.name.ends_with("ape")) return ParamGroup::kAdamW;
   return ParamGroup::kMuon;
 }
 
@@ -47,8 +44,8 @@ Params<T>::Params(const ModelConfig& cfg) : cfg_(cfg) {
     for (int64_t v : e.shape) e.numel *= v;
     e.offset = off;
     e.group = group_of(s);
-    e.weight_decay = e.shape.size() == 2 && e.group != ParamGroup::kBuffer && !ends_with(s.name, "_fn") &&
-                     !ends_with(s.name, "ape") && s.name != "embed.weight";
+    e.weight_decay = e.shape.size() == 2 && e.group != ParamGroup::kBuffer && !s.name.ends_with("_fn") &&
+                     !s.name.ends_with("ape") && s.name != "embed.weight";
     off += e.numel;
     index_[e.name] = entries_.size();
     entries_.push_back(std::move(e));
