@@ -16,4 +16,9 @@ cmake -S . -B "$BUILD_DIR" -G Ninja \
 cmake --build "$BUILD_DIR" -j"$JOBS" --target dsv4_engine_test dsv4_base_test dsv4_train_test
 
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 3600 -L 'engine|base|train' "$@"
+# Of the trainer's tests, the threaded paths (the GEMM, attention's per-query / per-sequence parts,
+# the training loop) run in TrainGemm.*, GradCheck.Attention*, GradCheck.Moe* and Trainer.Runs*; the
+# export / engine-parity tests, the whole-model gradient check and the 80-step learning run go
+# through the same parallel code and take ~3.5 min more under TSan: left to the plain pass.
+TSAN_EXCLUDE='^(ExportTest|TrainerVsEngine)\.|^GradCheck\.WholeModelWithMtp$|^Trainer\.LossFallsOnALearnableStream$'
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 3600 -L 'engine|base|train' -E "$TSAN_EXCLUDE" "$@"
