@@ -32,7 +32,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # gguf tests; the rest is llama.cpp's). So are the `dsv4 train` end-to-end runs (TrainCli.*, ~2.5 min
 # under ASan: the trainer's unit tests, label train, run its code under ASan) and the default
 # model's quality check (default_model.quality, ~3 min under ASan, mostly tokenizing the 4 MB
-# training text; tokenize, perplexity and run have their own tests here). DSV4_ASAN_EXCLUDE=''
-# runs them too.
-EXCLUDE=${DSV4_ASAN_EXCLUDE-'^mpi\.(golden\.|logits\.tiny-pro)|^gguf\.golden\.tiny-pro|^llamacpp\.compare\.|^TrainCli\.|^default_model\.quality$'}
+# training text; tokenize, perplexity and run have their own tests here), the float64 whole-model
+# gradient check and the trainer-vs-engine comparison (~1 min together; the module checks, the
+# Trainer.* runs and ExportTest.* cover the same code under ASan). DSV4_ASAN_EXCLUDE='' runs them too.
+EXCLUDE=${DSV4_ASAN_EXCLUDE-'^mpi\.(golden\.|logits\.tiny-pro)|^gguf\.golden\.tiny-pro|^llamacpp\.compare\.|^TrainCli\.|^default_model\.quality$|^GradCheck\.WholeModelWithMtp$|^TrainerVsEngine\.'}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" --timeout 3600 ${EXCLUDE:+-E "$EXCLUDE"} "$@"
